@@ -1,0 +1,3 @@
+"""gtool: Grafana access-control toolkit."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""SAML configuration and assertion toolkit: pure, no network, no TUI."""

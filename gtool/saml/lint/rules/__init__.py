@@ -1,0 +1,1 @@
+"""Lint rules, one module per category of saml-reference.md §10."""
