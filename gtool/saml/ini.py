@@ -154,7 +154,9 @@ class _Parser:
         if codes is None:
             self.file.suppressions[lineno] = None
         else:
-            self.file.suppressions[lineno] = frozenset(c.strip().upper() for c in codes.split(",") if c.strip())
+            self.file.suppressions[lineno] = frozenset(
+                c.strip().upper() for c in codes.split(",") if c.strip()
+            )
 
     def _read_key(self, section: IniSection, lineno: int, indent: int, line: str) -> None:
         # readKeyName
@@ -167,7 +169,9 @@ class _Parser:
             start = len(quote)
             pos = line.find(quote, start)
             if pos == -1:
-                self._error(lineno, indent + 1, "unclosed-key-quote", f"missing closing key quote: {line.rstrip()}")
+                self._error(
+                    lineno, indent + 1, "unclosed-key-quote", f"missing closing key quote: {line.rstrip()}"
+                )
                 return
             rest = line[pos + start :]
             i = min((rest.find(d) for d in "=:" if d in rest), default=-1)
@@ -221,7 +225,9 @@ class _Parser:
             start = len(quote)
             pos = body.rfind(quote, start)
             if pos != -1:
-                return make(body[start:pos], body.rstrip("\r\n"), lineno, "triple" if start == 3 else "backtick")
+                return make(
+                    body[start:pos], body.rstrip("\r\n"), lineno, "triple" if start == 3 else "backtick"
+                )
             value = body[start:]
             raw = body
             while True:

@@ -40,7 +40,9 @@ SIGNATURE_ALGORITHMS = ("rsa-sha1", "rsa-sha256", "rsa-sha512")
 _SAML_KEYS = (
     KeySpec("enabled", "bool", "false", summary="Enable SAML login"),
     KeySpec("name", "str", "SAML", summary="Label of the login button"),
-    KeySpec("entity_id", "str", "", "<root_url>saml/metadata", "11.5", "SP entity ID; must equal the Audience"),
+    KeySpec(
+        "entity_id", "str", "", "<root_url>saml/metadata", "11.5", "SP entity ID; must equal the Audience"
+    ),
     KeySpec("single_logout", "bool", "false", summary="SAML single logout"),
     KeySpec("allow_sign_up", "bool", "false", "true", summary="Create users on first SAML login"),
     KeySpec("auto_login", "bool", "false", summary="Skip the login page"),
@@ -56,7 +58,9 @@ _SAML_KEYS = (
     KeySpec("idp_metadata_url", "url", "", summary="URL of the IdP metadata XML"),
     KeySpec("max_issue_delay", "duration", "90s", summary="Maximum age of an assertion's IssueInstant"),
     KeySpec("metadata_valid_duration", "duration", "48h", summary="Validity of the SP metadata"),
-    KeySpec("assertion_attribute_name", "template", "", "displayName", summary="Attribute or template for name"),
+    KeySpec(
+        "assertion_attribute_name", "template", "", "displayName", summary="Attribute or template for name"
+    ),
     KeySpec("assertion_attribute_login", "str", "", "mail", summary="Attribute for the login"),
     KeySpec("assertion_attribute_email", "str", "", "mail", summary="Attribute for the email"),
     KeySpec("assertion_attribute_groups", "str", "", summary="Attribute for team-sync groups"),
@@ -75,7 +79,9 @@ _SAML_KEYS = (
     KeySpec("client_id", "str", "", since="11.2", summary="Entra ID app for Graph API group lookups"),
     KeySpec("client_secret", "str", "", since="11.2", summary="Entra ID app secret"),
     KeySpec("token_url", "url", "", since="11.2", summary="Entra ID token endpoint"),
-    KeySpec("force_use_graph_api", "bool", "false", since="11.2", summary="Always fetch groups from Graph API"),
+    KeySpec(
+        "force_use_graph_api", "bool", "false", since="11.2", summary="Always fetch groups from Graph API"
+    ),
 )
 SAML_KEYS: dict[str, KeySpec] = {k.name: k for k in _SAML_KEYS}
 

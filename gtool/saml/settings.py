@@ -157,7 +157,9 @@ def read_env_file(path: str) -> dict[str, str]:
             stripped = stripped[7:].lstrip()
         name, sep, value = stripped.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise SettingsError(f"{path}:{n}", f"not a NAME=VALUE line: {line[:60]!r}", "fix or remove the line")
+            raise SettingsError(
+                f"{path}:{n}", f"not a NAME=VALUE line: {line[:60]!r}", "fix or remove the line"
+            )
         env[name] = value
     return env
 
@@ -186,14 +188,20 @@ def read_sso_settings(path: str) -> SsoRecord:
     except OSError as exc:
         raise SettingsError(path, exc.strerror or str(exc), "check the --sso-settings path") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise SettingsError(path, f"not JSON: {exc}", "save the output of GET /api/v1/sso-settings/saml") from None
+        raise SettingsError(
+            path, f"not JSON: {exc}", "save the output of GET /api/v1/sso-settings/saml"
+        ) from None
     if isinstance(doc, list):
         found = [d for d in doc if isinstance(d, dict) and d.get("provider") == "saml"]
         if not found:
-            raise SettingsError(path, "the list holds no provider \"saml\"", "is SAML configured on that instance?")
+            raise SettingsError(
+                path, 'the list holds no provider "saml"', "is SAML configured on that instance?"
+            )
         doc = found[0]
     if not isinstance(doc, dict):
-        raise SettingsError(path, "expected a JSON object", "save the output of GET /api/v1/sso-settings/saml")
+        raise SettingsError(
+            path, "expected a JSON object", "save the output of GET /api/v1/sso-settings/saml"
+        )
     if "settings" in doc and isinstance(doc["settings"], dict):
         source = str(doc.get("source") or "database")
         body = doc["settings"]
@@ -212,9 +220,7 @@ def read_sso_settings(path: str) -> SsoRecord:
 _EXPANSION = re.compile(r"\$(|__\w+){([^}]+)}")
 
 
-def _expand(
-    value: str, env: Mapping[str, str], base: Path | None
-) -> tuple[str, tuple[Expansion, ...]]:
+def _expand(value: str, env: Mapping[str, str], base: Path | None) -> tuple[str, tuple[Expansion, ...]]:
     """Grafana ``expandConfig``: the env provider (``${X}``, ``$__env{X}``), then ``$__file{path}``.
 
     Unknown providers (``$__saml{…}``, Enterprise ``$__vault{…}``) are left as written.
@@ -247,7 +253,9 @@ def _expand(
         try:
             content = p.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
-            seen.append(Expansion(m.group(0), "file", arg, False, f"cannot read {arg}: {exc.strerror or exc}"))
+            seen.append(
+                Expansion(m.group(0), "file", arg, False, f"cannot read {arg}: {exc.strerror or exc}")
+            )
             return m.group(0)
         seen.append(Expansion(m.group(0), "file", arg, True))
         return content.strip()
@@ -323,11 +331,11 @@ def load(
     custom_files = list(custom)
     merged: dict[tuple[str, str], Setting] = {}
     for sec in base.sections.values():
-        for key in sec.keys.values():
-            merged[(sec.name, key.name)] = Setting(
-                sec.name, key.name, key.value, Source("default", None if base.path.startswith("<") else base.path,
-                                                      key.line, key.column), key
+        for dkey in sec.keys.values():
+            where = Source(
+                "default", None if base.path.startswith("<") else base.path, dkey.line, dkey.column
             )
+            merged[(sec.name, dkey.name)] = Setting(sec.name, dkey.name, dkey.value, where, dkey)
     args = list(cli_args)
     for arg in args:
         parsed = _parse_cli_arg(arg)
@@ -336,18 +344,24 @@ def load(
             merged[(section, key)] = Setting(section, key, value, Source("cli", name=arg))
     for f in custom_files:
         for sec in f.sections.values():
-            for key in sec.keys.values():
+            for written in sec.keys.values():
                 # loadSpecifiedConfigFile skips empty values: a custom file cannot blank a default.
-                if key.value == "":
+                if written.value == "":
                     continue
-                merged[(sec.name, key.name)] = Setting(
-                    sec.name, key.name, key.value, Source("file", f.path, key.line, key.column), key
+                merged[(sec.name, written.name)] = Setting(
+                    sec.name,
+                    written.name,
+                    written.value,
+                    Source("file", f.path, written.line, written.column),
+                    written,
                 )
     # applyEnvVariableOverrides: only keys that exist by now, only non-empty values.
     for (section, key), setting in list(merged.items()):
         name = env_key(section, key)
         if environ.get(name):
-            merged[(section, key)] = Setting(section, key, environ[name], Source("env", name=name), setting.written)
+            merged[(section, key)] = Setting(
+                section, key, environ[name], Source("env", name=name), setting.written
+            )
     known = {env_key(SAML, k) for (s, k) in merged if s == SAML}
     unused = sorted(n for n in environ if n.startswith("GF_AUTH_SAML_") and n not in known)
     for arg in args:
@@ -371,7 +385,12 @@ def load(
         value = ini.interpolate(section, key, setting.value, lookup)
         if value != setting.value:
             final[(section, key)] = Setting(
-                section, key, value, setting.source, setting.written, setting.before_expansion,
+                section,
+                key,
+                value,
+                setting.source,
+                setting.written,
+                setting.before_expansion,
                 setting.expansions,
             )
     if sso is not None and sso.source == "database":

@@ -103,7 +103,7 @@ _LIST_ITEM = re.compile(r'"[^"]+"|[^,\t\n\v\f\r ]+')
 
 @dataclass(frozen=True)
 class SplitResult:
-    """What ``util.SplitStringWithError`` returns: the items, the JSON error Grafana swallows, and the form."""
+    """What ``util.SplitStringWithError`` returns: items, the JSON error Grafana swallows, the form."""
 
     items: tuple[str, ...]
     form: str  # "empty" | "json" | "plain"

@@ -99,7 +99,12 @@ def _locate(ctx: LintContext, finding: Finding) -> tuple[str, int, int, str]:
 
         spec = SAML_KEYS.get(target.key)
         json_key = spec.json_name if spec else target.key
-        return src.path or "sso-settings", _sso_line(src.path or "", json_key), 1, " (from the SSO settings record)"
+        return (
+            src.path or "sso-settings",
+            _sso_line(src.path or "", json_key),
+            1,
+            " (from the SSO settings record)",
+        )
     note = "" if src.kind == "file" else f" (value from {src})"
     if target.written is not None:
         w = target.written
@@ -145,12 +150,16 @@ def lint_ini(
             continue
         for f in findings:
             path, line, column, note = _locate(ctx, f)
-            source_file = file if path == file.path else next((x for x in config.files if x.path == path), None)
+            source_file = (
+                file if path == file.path else next((x for x in config.files if x.path == path), None)
+            )
             if source_file is not None and source_file.is_suppressed(r.code, line):
                 continue
             severity = (f.severity or r.severity).value
             out.append(
-                Diagnostic(path, line, column, r.code, r.slug, severity, f.section, f.key, f.message + note, f.hint)
+                Diagnostic(
+                    path, line, column, r.code, r.slug, severity, f.section, f.key, f.message + note, f.hint
+                )
             )
     return sorted(set(out)), crashes
 
@@ -182,7 +191,9 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[str], list[ini.IniReadError
         if p.is_dir():
             found = sorted(str(f) for f in p.rglob("*.ini") if f.is_file())
             if not found:
-                errors.append(ini.IniReadError(raw, "directory holds no *.ini file", "pass a grafana.ini file"))
+                errors.append(
+                    ini.IniReadError(raw, "directory holds no *.ini file", "pass a grafana.ini file")
+                )
             files.extend(found)
         elif not p.exists():
             errors.append(ini.IniReadError(raw, "no such file or directory", "check the path"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ class LintContext:
     config: GrafanaConfig
     grafana_version: Version | None = None
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    fetch_metadata: bool = False
+    fetch_metadata: builtins.bool = False
     homepath: Path | None = None  # relative *_path values resolve here, as from Grafana's working dir
     _file_cache: dict[str, bytes | OSError] = field(default_factory=dict)
 
@@ -61,22 +62,22 @@ class LintContext:
     def value(self, key: str, section: str = SAML) -> str:
         return self.config.value(section, key)
 
-    def is_set(self, key: str, section: str = SAML) -> bool:
+    def is_set(self, key: str, section: str = SAML) -> builtins.bool:
         s = self.config.get(section, key)
         return s is not None and s.value != "" and s.source.kind != "default"
 
-    def bool(self, key: str) -> bool:
+    def bool(self, key: str) -> builtins.bool:
         return self.config.saml_bool(key)
 
     @property
-    def enabled(self) -> bool:
+    def enabled(self) -> builtins.bool:
         return self.config.saml_bool("enabled")
 
     @property
     def saml_section(self) -> ini.IniSection | None:
         return self.file.section(SAML)
 
-    def version_at_least(self, version: str) -> bool | None:
+    def version_at_least(self, version: str) -> builtins.bool | None:
         """``None`` when no ``--grafana-version`` was given."""
         if self.grafana_version is None:
             return None
@@ -117,7 +118,7 @@ class LintContext:
         hint: str,
         *,
         severity: Severity | None = None,
-        at_value: bool = False,
+        at_value: builtins.bool = False,
     ) -> Finding:
         key = section = None
         if isinstance(target, Setting):

@@ -243,7 +243,8 @@ def trailing_backslash(ctx: LintContext) -> Iterator[Finding]:
             joined = key.end_line - key.line
             yield ctx.at(
                 key,
-                f"`{key.name}` ends in a backslash: go-ini joins {joined} following line(s), value {key.value!r}",
+                f"`{key.name}` ends in a backslash: go-ini joins {joined} following line(s) into it, "
+                f"giving {key.value!r}",
                 "remove the trailing backslash, or wrap the value in triple quotes",
                 at_value=True,
             )

@@ -1,0 +1,5 @@
+"""`python -m gtool` runs the command line."""
+
+from gtool.cli import main
+
+main()

@@ -1,0 +1,47 @@
+"""`gtool saml …` runs in CI on every commit: it must never load the TUI, HTTP or server stacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FORBIDDEN = ("textual", "httpx", "rich", "starlette", "uvicorn")
+
+PROBE = """
+import sys
+from gtool.cli import main
+sys.argv = ["gtool", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+loaded = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+print("LOADED=" + ",".join(loaded), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["saml", "lint", "grafana.ini"],
+        ["saml", "lint", "grafana.ini", "--format", "sarif"],
+        ["saml", "config", "grafana.ini", "--format", "json"],
+        ["saml", "rules"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_saml_commands_load_no_heavy_stack(args: list[str], tmp_path: Path) -> None:
+    (tmp_path / "grafana.ini").write_text("[auth.saml]\nenabled = true\nrole_values_admin = a\n")
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE % (FORBIDDEN,), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    line = [ln for ln in r.stderr.splitlines() if ln.startswith("LOADED=")]
+    assert line, r.stderr
+    assert line[0] == "LOADED=", f"{' '.join(args)} imported {line[0][7:]}"
