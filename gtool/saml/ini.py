@@ -94,6 +94,16 @@ class IniFile:
         return False
 
 
+_DELIMITERS = re.compile("[=:]")
+_COMMENT = re.compile("[#;]")
+
+
+def _index_any(text: str, chars: re.Pattern[str]) -> int:
+    """Go ``strings.IndexAny``: the first of the characters, or -1."""
+    m = chars.search(text)
+    return m.start() if m else -1
+
+
 def _has_surrounded_quote(text: str, quote: str) -> bool:
     # go-ini hasSurroundedQuote: first and last are the quote and no other same quote inside.
     return len(text) >= 2 and text[0] == quote and text[-1] == quote and text[1:].find(quote) == len(text) - 2
@@ -106,9 +116,10 @@ class _Parser:
         self.lines = text.split("\n")
         self.pos = 0
         self.file = IniFile(path, {DEFAULT_SECTION: IniSection(DEFAULT_SECTION)}, [], [], {})
+        # The chunk after the last '\n' (often "") is go-ini's final read at EOF; it is kept so that the line
+        # before it still ends in '\n': `k = """` as the last line then opens a multi-line value and fails.
         self.file.lines = [ln.rstrip("\r") for ln in self.lines]
-        if self.lines and self.lines[-1] == "":
-            self.lines.pop()
+        self.count = 1  # go-ini p.count: the `-` auto-increment counter, reset by every section header
 
     def _next(self) -> tuple[int, str] | None:
         if self.pos >= len(self.lines):
@@ -142,12 +153,13 @@ class _Parser:
                     continue
                 section = self.file.sections.setdefault(name, IniSection(name))
                 section.headers.append(lineno)
+                self.count = 1
                 continue
             self._read_key(section, lineno, indent, line)
         return self.file
 
     def _note_suppression(self, lineno: int, raw: str) -> None:
-        m = _SUPPRESSION.search(raw)
+        m = _SUPPRESSION.search(raw) if "gtool" in raw else None
         if not m:
             return
         codes = m.group(1)
@@ -174,7 +186,7 @@ class _Parser:
                 )
                 return
             rest = line[pos + start :]
-            i = min((rest.find(d) for d in "=:" if d in rest), default=-1)
+            i = _index_any(rest, _DELIMITERS)
             if i < 0:
                 self._error(
                     lineno, indent + 1, "no-delimiter", f"key-value delimiter not found: {line.rstrip()}"
@@ -183,7 +195,7 @@ class _Parser:
             name = line[start:pos].strip(GO_SPACE)
             offset = pos + i + start + 1
         else:
-            i = min((line.find(d) for d in "=:" if d in line), default=-1)
+            i = _index_any(line, _DELIMITERS)
             if i < 0:
                 self._error(
                     lineno, indent + 1, "no-delimiter", f"key-value delimiter not found: {line.rstrip()}"
@@ -192,12 +204,14 @@ class _Parser:
             name = line[:i].strip(GO_SPACE)
             offset = i + 1
         if name == "-":  # go-ini auto-increment keys
-            name = f"#{sum(1 for k in section.occurrences if k.name.startswith('#')) + 1}"
-        if not name:
-            self._error(lineno, indent + 1, "empty-key", "error creating new key: empty key name")
-            return
+            name = f"#{self.count}"
+            self.count += 1
+        # go-ini reads the value (and any lines it spans) before NewKey rejects an empty name.
         key = self._read_value(section.name, name, lineno, indent, line, offset)
         if key is None:
+            return
+        if not name:
+            self._error(lineno, indent + 1, "empty-key", "error creating new key: empty key name")
             return
         section.keys[name] = key
         section.occurrences.append(key)
@@ -268,9 +282,9 @@ class _Parser:
                     break
                 n, text = nxt
                 following = text.strip(GO_SPACE)
-                end = n
                 if not following:
                     break
+                end = n
                 raw += "\n" + following
                 value += following
                 if not value.endswith("\\"):
@@ -279,7 +293,7 @@ class _Parser:
             return make(value, raw, end, "continuation")
 
         comment = None
-        cut = min((trimmed.find(c) for c in "#;" if c in trimmed), default=-1)
+        cut = _index_any(trimmed, _COMMENT)
         value = trimmed
         if cut > -1:
             comment = trimmed[cut:]
@@ -350,9 +364,19 @@ def read_file(path: str | Path, display: str | None = None) -> IniFile:
 _INTERPOLATION = re.compile(r"%\(([^)]+)\)s")
 
 
+def _get_key(lookup: dict[str, dict[str, str]], section: str, name: str) -> str | None:
+    # go-ini Section.GetKey: a key missing from `a.b` is looked up in parent sections (`a`) before failing.
+    while True:
+        found = lookup.get(section or DEFAULT_SECTION, {}).get(name)
+        if found is not None or "." not in section:
+            return found
+        section = section.rpartition(".")[0]
+
+
 def interpolate(section: str, key: str, value: str, lookup: dict[str, dict[str, str]]) -> str:
-    """go-ini ``transformValue``: replace ``%(name)s`` from the same section (not the key itself), else
-    from DEFAULT, up to 99 times; an unknown name stops the replacing and leaves the rest as written.
+    """go-ini ``transformValue``: replace ``%(name)s`` from the same section (not the key itself) or its
+    parent sections (``auth`` for ``auth.saml``), else from DEFAULT, up to 99 times; an unknown name stops
+    the replacing and leaves the rest as written.
 
     ``lookup`` maps section -> key -> value (the effective values after layering).
     """
@@ -363,7 +387,7 @@ def interpolate(section: str, key: str, value: str, lookup: dict[str, dict[str, 
         if not m:
             break
         name = m.group(1)
-        found = lookup.get(section, {}).get(name) if name != key else None
+        found = _get_key(lookup, section, name) if name != key else None
         if found is None:
             found = lookup.get(DEFAULT_SECTION, {}).get(name)
             if found is None:

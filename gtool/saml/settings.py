@@ -217,7 +217,7 @@ def read_sso_settings(path: str) -> SsoRecord:
     return SsoRecord(path, source, settings, tuple(unknown))
 
 
-_EXPANSION = re.compile(r"\$(|__\w+){([^}]+)}")
+_EXPANSION = re.compile(r"\$(|__\w+){([^}]+)}", re.ASCII)  # Go's \w is ASCII-only
 
 
 def _expand(value: str, env: Mapping[str, str], base: Path | None) -> tuple[str, tuple[Expansion, ...]]:
@@ -231,12 +231,12 @@ def _expand(value: str, env: Mapping[str, str], base: Path | None) -> tuple[str,
         provider, arg = m.group(1), m.group(2)
         if provider not in ("", "__env"):
             return m.group(0)
+        if arg == "HOSTNAME" and not env.get(arg):  # envExpander: an unset or empty HOSTNAME is os.Hostname()
+            seen.append(Expansion(m.group(0), "env", arg, True))
+            return socket.gethostname()
         if arg in env:
             seen.append(Expansion(m.group(0), "env", arg, True))
             return env[arg]
-        if arg == "HOSTNAME":
-            seen.append(Expansion(m.group(0), "env", arg, True))
-            return socket.gethostname()
         seen.append(Expansion(m.group(0), "env", arg, False, f"environment variable {arg} is not set"))
         return ""
 
@@ -337,11 +337,14 @@ def load(
             )
             merged[(sec.name, dkey.name)] = Setting(sec.name, dkey.name, dkey.value, where, dkey)
     args = list(cli_args)
-    for arg in args:
-        parsed = _parse_cli_arg(arg)
-        if parsed and parsed[0] == "default":
-            _, section, key, value = parsed
-            merged[(section, key)] = Setting(section, key, value, Source("cli", name=arg))
+    props = _cli_props(args)
+    # applyCommandLineDefaultProperties: only keys defaults.ini has, matched as "default.<section>.<key>".
+    for (section, key), setting in list(merged.items()):
+        prop = props.get(f"default.{section}.{key}")
+        if prop is not None:
+            merged[(section, key)] = Setting(
+                section, key, prop[1], Source("cli", name=prop[0]), setting.written
+            )
     for f in custom_files:
         for sec in f.sections.values():
             for written in sec.keys.values():
@@ -364,12 +367,12 @@ def load(
             )
     known = {env_key(SAML, k) for (s, k) in merged if s == SAML}
     unused = sorted(n for n in environ if n.startswith("GF_AUTH_SAML_") and n not in known)
-    for arg in args:
-        parsed = _parse_cli_arg(arg)
-        if parsed and parsed[0] == "set" and (parsed[1], parsed[2]) in merged:
-            _, section, key, value = parsed
+    # applyCommandLineProperties: existing keys only, matched as "<section>.<key>" ("<key>" in DEFAULT).
+    for (section, key), setting in list(merged.items()):
+        prop = props.get(key if section == ini.DEFAULT_SECTION else f"{section}.{key}")
+        if prop is not None:
             merged[(section, key)] = Setting(
-                section, key, value, Source("cli", name=arg), merged[(section, key)].written
+                section, key, prop[1], Source("cli", name=prop[0]), setting.written
             )
     lookup: dict[str, dict[str, str]] = {}
     for (section, key), setting in merged.items():
@@ -398,21 +401,20 @@ def load(
     return GrafanaConfig([base, *custom_files], final, environ, env_is_snapshot, sso, unused, args)
 
 
-def _parse_cli_arg(arg: str) -> tuple[str, str, str, str] | None:
-    """``cfg:default.section.key=value`` or ``cfg:section.key=value`` (getCommandLineProperties)."""
-    if not arg.startswith("cfg:"):
-        return None
-    parts = arg[4:].split("=")
-    if len(parts) != 2:  # Grafana exits with "Invalid command line argument."
-        return None
-    target, value = parts
-    kind = "set"
-    if target.startswith("default."):
-        kind, target = "default", target[len("default.") :]
-    section, _, key = target.rpartition(".")
-    if not section or not key:
-        return None
-    return kind, section, key, value
+def _cli_props(args: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """``getCommandLineProperties``: ``cfg:<target>=<value>`` -> {target: (argument, value)}, last one wins.
+
+    An argument whose value holds another ``=`` makes Grafana exit ("Invalid command line argument."); it is
+    left out here and reported by CTX-006.
+    """
+    props: dict[str, tuple[str, str]] = {}
+    for arg in args:
+        if not arg.startswith("cfg:"):
+            continue
+        parts = arg[4:].split("=")
+        if len(parts) == 2:
+            props[parts[0]] = (arg, parts[1])
+    return props
 
 
 def _merge_sso(settings: dict[tuple[str, str], Setting], sso: SsoRecord) -> dict[tuple[str, str], Setting]:

@@ -9,6 +9,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from gtool.saml.ini import GO_SPACE
+
 # go-ini key.go parseBool: exactly these literals; anything else makes MustBool return its default.
 _TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True", "YES", "yes", "Yes", "y", "ON", "on", "On"})
 _FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False", "NO", "no", "No", "n", "OFF", "off", "Off"})
@@ -39,12 +41,53 @@ class DurationError(ValueError):
     """The text is not a Go duration; the message is Go's own wording."""
 
 
+def _go_quote(s: str) -> str:
+    """Go ``time.quote``: non-ASCII and control bytes as ``\\xNN``, ``"`` and ``\\`` backslash-escaped."""
+    out: list[str] = []
+    for ch in s:
+        if ch < " " or ord(ch) >= 0x80:
+            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogateescape"))
+        else:
+            out.append("\\" + ch if ch in '"\\' else ch)
+    return '"' + "".join(out) + '"'
+
+
+_MAX = 1 << 63  # Go Duration is an int64 of nanoseconds: about 292 years
+
+
+def _leading_int(s: str) -> tuple[int, str] | None:
+    """Go ``leadingInt``: the leading digits, or ``None`` past 2^63."""
+    i, x = 0, 0
+    while i < len(s) and "0" <= s[i] <= "9":
+        if x > _MAX // 10:
+            return None
+        x = x * 10 + int(s[i])
+        if x > _MAX:
+            return None
+        i += 1
+    return x, s[i:]
+
+
+def _leading_fraction(s: str) -> tuple[int, float, str]:
+    """Go ``leadingFraction``: digits past int64 precision are consumed but ignored."""
+    i, x, scale, overflow = 0, 0, 1.0, False
+    while i < len(s) and "0" <= s[i] <= "9":
+        if not overflow:
+            y = x * 10 + int(s[i])
+            if x > (_MAX - 1) // 10 or y > _MAX:
+                overflow = True
+            else:
+                x, scale = y, scale * 10
+        i += 1
+    return x, scale, s[i:]
+
+
 def parse_duration(text: str) -> float:
     """Go ``time.ParseDuration``: seconds as a float, or :class:`DurationError` with Go's message.
 
-    ``"0"`` needs no unit; every other number does; there is no ``d`` unit.
+    ``"0"`` needs no unit; every other number does; there is no ``d`` unit; more than ~292 years is an error.
     """
-    quoted = f'"{text}"'
+    invalid = DurationError(f"time: invalid duration {_go_quote(text)}")
     s = text
     neg = False
     if s and s[0] in "+-":
@@ -53,40 +96,51 @@ def parse_duration(text: str) -> float:
     if s == "0":
         return 0.0
     if not s:
-        raise DurationError(f"time: invalid duration {quoted}")
-    total_ns = 0.0
+        raise invalid
+    total = 0
     while s:
         if not (s[0] == "." or "0" <= s[0] <= "9"):
-            raise DurationError(f"time: invalid duration {quoted}")
-        i = 0
-        while i < len(s) and "0" <= s[i] <= "9":
-            i += 1
-        int_part, s = s[:i], s[i:]
-        frac_part = ""
+            raise invalid
+        before = len(s)
+        lead = _leading_int(s)
+        if lead is None:
+            raise invalid
+        v, s = lead
+        pre = len(s) != before
+        f, scale, post = 0, 1.0, False
         if s.startswith("."):
-            s = s[1:]
-            j = 0
-            while j < len(s) and "0" <= s[j] <= "9":
-                j += 1
-            frac_part, s = s[:j], s[j:]
-        if not int_part and not frac_part:
-            raise DurationError(f"time: invalid duration {quoted}")
+            before = len(s) - 1
+            f, scale, s = _leading_fraction(s[1:])
+            post = len(s) != before
+        if not pre and not post:
+            raise invalid
         k = 0
         while k < len(s) and s[k] != "." and not ("0" <= s[k] <= "9"):
             k += 1
         unit, s = s[:k], s[k:]
         if not unit:
-            raise DurationError(f"time: missing unit in duration {quoted}")
+            raise DurationError(f"time: missing unit in duration {_go_quote(text)}")
         if unit not in _UNITS_NS:
-            raise DurationError(f'time: unknown unit "{unit}" in duration {quoted}')
-        number = float(f"{int_part or '0'}.{frac_part or '0'}")
-        total_ns += number * _UNITS_NS[unit]
-    seconds = total_ns / 1e9
+            raise DurationError(f"time: unknown unit {_go_quote(unit)} in duration {_go_quote(text)}")
+        size = _UNITS_NS[unit]
+        if v > _MAX // size:
+            raise invalid
+        v *= size
+        if f > 0:
+            v += int(float(f) * (float(size) / scale))
+            if v > _MAX:
+                raise invalid
+        total += v
+        if total > _MAX:
+            raise invalid
+    if not neg and total > _MAX - 1:
+        raise invalid
+    seconds = total / 1e9
     return -seconds if neg else seconds
 
 
 def format_duration(seconds: float) -> str:
-    """A short human form (``90s``, ``48h``, ``1h30m``) for messages."""
+    """A short human form (``45s``, ``1m30s``, ``48h``) for messages."""
     whole = int(seconds)
     if whole != seconds or whole == 0:
         return f"{seconds:g}s"
@@ -98,6 +152,7 @@ def format_duration(seconds: float) -> str:
     return "".join(parts)
 
 
+_GO_FIELDS = re.compile(f"[{GO_SPACE}]+")  # strings.Fields separators (unicode.IsSpace)
 _LIST_ITEM = re.compile(r'"[^"]+"|[^,\t\n\v\f\r ]+')
 
 
@@ -119,7 +174,8 @@ def split_string(value: str) -> SplitResult:
     """
     if not value:
         return SplitResult((), "empty")
-    if value.strip().startswith("["):
+    # Go's strings.TrimSpace: unlike str.strip() it keeps \x1c-\x1f.
+    if value.strip(GO_SPACE).startswith("["):
         try:
             parsed = json.loads(value)
         except ValueError as exc:
@@ -134,9 +190,10 @@ def split_string(value: str) -> SplitResult:
 
 def split_string_legacy(value: str) -> tuple[str, ...]:
     """Older Grafana: the same JSON branch, then ``strings.Fields`` after replacing commas with spaces."""
-    if value.strip().startswith("["):
+    if value.strip(GO_SPACE).startswith("["):
         return split_string(value).items
-    return tuple(value.replace(",", " ").split())
+    fields = value.replace(",", " ").strip(GO_SPACE)
+    return tuple(_GO_FIELDS.split(fields)) if fields else ()
 
 
 ORG_ROLES = ("None", "Viewer", "Editor", "Admin")
