@@ -106,7 +106,8 @@ def _locate(ctx: LintContext, finding: Finding) -> tuple[str, int, int, str]:
             " (from the SSO settings record)",
         )
     note = "" if src.kind == "file" else f" (value from {src})"
-    if target.written is not None:
+    # A key only the built-in defaults hold has no line a user can open ("<defaults.ini>").
+    if target.written is not None and not target.written.path.startswith("<"):
         w = target.written
         return w.path, w.line, w.value_column if finding.at_value else w.column, note
     return (*fallback[:3], note)
