@@ -11,6 +11,7 @@ The records are frozen so the login simulator can share them with the linter.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -184,6 +185,7 @@ def _parse_item(index: int, item: str, legacy_escapes: bool) -> MappingEntry | I
     return MappingEntry(index, item, parts[0], org, raw_role, role)
 
 
+@functools.lru_cache(maxsize=256)
 def parse_org_mapping(raw: str, *, legacy_escapes: bool = False) -> OrgMapping:
     """Parse an ``org_mapping`` value exactly as Grafana's ``ParseOrgMappingSettings`` reads it.
 

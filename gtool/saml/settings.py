@@ -5,10 +5,10 @@ record on top (saml-reference.md §5.2-5.4 and §6.2). Every value keeps where i
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +123,18 @@ class SsoRecord:
     unknown: tuple[str, ...] = ()
 
 
+def _hostname() -> str:
+    import socket  # only for $HOSTNAME fallback; keeps the common path's imports small
+
+    return socket.gethostname()
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_defaults() -> ini.IniFile:
+    """The built-in defaults excerpt, parsed once per process (callers must not modify it)."""
+    return ini.parse_text(BUILTIN_DEFAULTS, "<defaults.ini>")
+
+
 class SettingsError(Exception):
     """An input beside the ini (env file, SSO JSON, cfg: argument) is unusable; says what to do."""
 
@@ -233,7 +245,7 @@ def _expand(value: str, env: Mapping[str, str], base: Path | None) -> tuple[str,
             return m.group(0)
         if arg == "HOSTNAME" and not env.get(arg):  # envExpander: an unset or empty HOSTNAME is os.Hostname()
             seen.append(Expansion(m.group(0), "env", arg, True))
-            return socket.gethostname()
+            return _hostname()
         if arg in env:
             seen.append(Expansion(m.group(0), "env", arg, True))
             return env[arg]
@@ -327,7 +339,7 @@ def load(
     """Layer the inputs as Grafana's ``Cfg.loadConfiguration`` does, then merge an SSO record."""
     env_is_snapshot = env is not None
     environ: Mapping[str, str] = env if env is not None else os.environ
-    base = defaults if defaults is not None else ini.parse_text(BUILTIN_DEFAULTS, "<defaults.ini>")
+    base = defaults if defaults is not None else builtin_defaults()
     custom_files = list(custom)
     merged: dict[tuple[str, str], Setting] = {}
     for sec in base.sections.values():

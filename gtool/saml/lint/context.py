@@ -63,8 +63,15 @@ class LintContext:
         return self.config.value(section, key)
 
     def is_set(self, key: str, section: str = SAML) -> builtins.bool:
+        """Some layer gives the key a value. A ``${VAR}`` that this shell cannot resolve counts as set when
+        no ``--env-file`` describes the Grafana host: its environment is unknown here, not empty."""
         s = self.config.get(section, key)
-        return s is not None and s.value != "" and s.source.kind != "default"
+        if s is None or s.source.kind == "default":
+            return False
+        if s.value != "":
+            return True
+        unknown_env = any(e.provider == "env" and not e.resolved for e in s.expansions)
+        return unknown_env and not self.config.env_is_snapshot
 
     def bool(self, key: str) -> builtins.bool:
         return self.config.saml_bool(key)

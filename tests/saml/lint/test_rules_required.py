@@ -146,3 +146,22 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_rule(case: Case, tmp_path: Path) -> None:
     check(case, tmp_path)
+
+
+def test_unresolved_env_reference_counts_as_set_without_a_snapshot(tmp_path: Path) -> None:
+    """Linting on a laptop: GRAPH_SECRET exists on the Grafana host, not here. REQ-008 must not claim
+    client_secret is missing; with an --env-file that lacks it, it really is empty for Grafana."""
+    import os
+
+    from gtool.saml.lint import LintOptions, lint_file
+
+    ini = tmp_path / "grafana.ini"
+    ini.write_text(
+        "[auth.saml]\nenabled = true\nclient_id = app\nclient_secret = $__env{GRAPH_SECRET_NOT_HERE}\n"
+        "token_url = https://login.microsoftonline.com/t/oauth2/v2.0/token\n"
+    )
+    assert "GRAPH_SECRET_NOT_HERE" not in os.environ
+    shell = lint_file(str(ini), LintOptions(select=["REQ-008"]))
+    assert shell.diagnostics == []
+    snapshot = lint_file(str(ini), LintOptions(select=["REQ-008"], env={}))
+    assert [d.code for d in snapshot.diagnostics] == ["REQ-008"]
