@@ -240,3 +240,18 @@ def resolve_mapping(
             replaced.append((per_org[key], entry))
         per_org[key] = entry
     return ResolvedMapping(winners, tuple(replaced), tuple(unresolved))
+
+
+_SINGLE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\:")
+
+
+def has_bad_json_escape(raw: str) -> bool:
+    """A JSON-form ``org_mapping`` that fails because it writes ``\\:`` (the docs' escape) where JSON
+    needs ``\\\\:``: Grafana then reads no mapping at all (saml-reference.md §3.1)."""
+    parsed = parse_org_mapping(raw)
+    return parsed.form == "json" and parsed.json_error is not None and bool(_SINGLE_ESCAPE.search(raw))
+
+
+def fix_json_escapes(raw: str) -> str:
+    """``\\:`` written as JSON wants it: ``\\\\:``."""
+    return _SINGLE_ESCAPE.sub(lambda m: m.group(0)[:-2] + "\\\\:", raw)

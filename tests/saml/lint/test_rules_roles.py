@@ -163,16 +163,10 @@ CASES = [
     ok("ROLE-009", S + "role_values_viewer = readers\n", "version-unknown"),
     ok("ROLE-009", S + "role_values_admin = admins\n", "old-key", options={"grafana_version": "9.5"}),
     # ROLE-010
-    fail(
-        "ROLE-010", S + 'role_values_admin = ["admins",]\n', "json-trailing-comma", message="no values at all"
-    ),
+    # Broken JSON is TYPE-006's finding (ORG-006's for `\\:`): one problem, one diagnostic.
+    ok("ROLE-010", S + 'role_values_admin = ["admins",]\n', "json-trailing-comma-is-TYPE-006"),
     fail("ROLE-010", S + "role_values_editor = , ,\n", "separators-only", message="separators"),
-    fail(
-        "ROLE-010",
-        S + 'org_mapping = ["External\\:Admin:ACME Corp:Admin"]\n',
-        "json-bad-escape",
-        message="TYPE-006",
-    ),
+    ok("ROLE-010", S + 'org_mapping = ["External\\:Admin:ACME Corp:Admin"]\n', "json-bad-escape-is-ORG-006"),
     # §2.2: go-ini strips the quotes around a lone comma
     fail("ROLE-010", S + 'allowed_organizations = ","\n', "quote-stripped"),
     # an env value bypasses go-ini: literal "" is one empty item

@@ -103,11 +103,13 @@ CASES = [
         "trailing-comma",
         message='role_values_admin = ["Grafana Admins", "ops"]',
     ),
+    # ORG-006 reports this one with the exact fix; TYPE-006 stays quiet rather than repeat it.
+    ok("TYPE-006", '[auth.saml]\norg_mapping = ["team\\:ops:2:Editor"]\n', "lone-backslash-is-ORG-006"),
     fail(
         "TYPE-006",
-        '[auth.saml]\norg_mapping = ["team\\:ops:2:Editor"]\n',
-        "lone-backslash",
-        message='org_mapping = ["team\\\\:ops:2:Editor"]',
+        '[auth.saml]\nrole_values_admin = ["C\\:drive"]\n',
+        "lone-backslash-other-key",
+        message='role_values_admin = ["C\\\\:drive"]',
     ),
     fail(
         "TYPE-006", "[auth.saml]\nrole_values_editor = [devs, ops]\n", "bare-words", message='["devs", "ops"]'

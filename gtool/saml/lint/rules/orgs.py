@@ -11,7 +11,15 @@ from collections.abc import Iterator
 
 from gtool.saml.lint.context import Finding, LintContext
 from gtool.saml.lint.registry import Severity, rule
-from gtool.saml.mapping import ALL_ORGS, MappingEntry, OrgMapping, parse_org_mapping, resolve_mapping
+from gtool.saml.mapping import (
+    ALL_ORGS,
+    MappingEntry,
+    OrgMapping,
+    fix_json_escapes,
+    has_bad_json_escape,
+    parse_org_mapping,
+    resolve_mapping,
+)
 from gtool.saml.settings import Setting
 from gtool.saml.values import ORG_ROLES, ROLE_RANK, split_string
 
@@ -316,9 +324,6 @@ def split_on_space(ctx: LintContext) -> Iterator[Finding]:
         )
 
 
-_SINGLE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\:")
-
-
 @rule("ORG-006", "json-org-mapping-bad-escape", Severity.ERROR)
 def json_bad_escape(ctx: LintContext) -> Iterator[Finding]:
     """A JSON `org_mapping` with `\\:` (one backslash), which makes the whole list invalid JSON.
@@ -346,9 +351,9 @@ def json_bad_escape(ctx: LintContext) -> Iterator[Finding]:
     if found is None:
         return
     setting, mapping = found
-    if mapping.form != "json" or mapping.json_error is None or not _SINGLE_ESCAPE.search(setting.value):
+    if not has_bad_json_escape(setting.value):
         return
-    fixed = _SINGLE_ESCAPE.sub(lambda m: m.group(0)[:-2] + "\\\\:", setting.value)
+    fixed = fix_json_escapes(setting.value)
     still_broken = split_string(fixed).error is not None
     yield ctx.at(
         setting,

@@ -437,8 +437,8 @@ def list_has_no_values(ctx: LintContext) -> Iterator[Finding]:
         if setting is None or not setting.value.strip():
             continue
         split = split_string(setting.value)
-        if split.form == "json" and split.error is None and not split.items:
-            continue  # `[]`: empty on purpose
+        if split.form == "json" and (split.error is not None or not split.items):
+            continue  # `[]` is empty on purpose; broken JSON is TYPE-006's (or ORG-006's) finding
         if any(item for item in split.items):
             continue
         why = (

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from gtool.saml.keys import BOOL_KEYS, LIST_KEYS, NAME_ID_FORMATS, SAML_KEYS, SIGNATURE_ALGORITHMS, USERS
 from gtool.saml.lint.context import Finding, LintContext
 from gtool.saml.lint.registry import Severity, rule
+from gtool.saml.mapping import has_bad_json_escape
 from gtool.saml.settings import Setting
 from gtool.saml.values import (
     ORG_ROLES,
@@ -499,6 +500,8 @@ def invalid_json_list(ctx: LintContext) -> Iterator[Finding]:
         result = split_string(value)
         if result.form != "json" or result.error is None:
             continue
+        if key == "org_mapping" and has_bad_json_escape(value):
+            continue  # ORG-006 says the same with the exact fix
         fixed = _repair_json_list(value)
         hint = (
             f"write valid JSON: {key} = {fixed}"
