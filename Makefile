@@ -12,8 +12,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Until the terminal app exists, the demo is a short tour of the linter on the sample configurations.
 demo: $(STAMP)
-	$(BIN)/gtool saml lint samples/ ; true
+	@echo "== A clean Okta-style configuration:  gtool saml lint samples/okta/grafana.ini"
+	@$(BIN)/gtool saml lint samples/okta/grafana.ini --grafana-version 12.3
+	@echo
+	@echo "== Configurations as they break in the field:  gtool saml lint samples/broken/"
+	@$(BIN)/gtool saml lint samples/broken/ --grafana-version 12.3 || true
+	@echo
+	@echo "== What Grafana would really use:  gtool saml config samples/okta/grafana.ini"
+	@$(BIN)/gtool saml config samples/okta/grafana.ini | head -40
+	@echo
+	@echo "Next: gtool saml rules (every rule), gtool saml rules ROLE-008 (one rule), gtool --help"
 
 test: $(STAMP)
 	$(BIN)/ruff check gtool tests bench
