@@ -27,6 +27,25 @@ OrgKind = Literal["all", "id", "name"]
 OrgKey = int | str  # an org id (ALL_ORGS for `*`) or an org name still to be looked up
 InvalidKind = Literal["parts", "empty-org"]
 
+
+@dataclass(frozen=True)
+class Org:
+    """An existing Grafana organization (``--orgs`` JSON: ``{"id": 1, "name": "Main Org."}``)."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Team:
+    """An existing Grafana team with its team-sync external group IDs (``--teams`` JSON)."""
+
+    id: int
+    name: str
+    org_id: int
+    external_groups: tuple[str, ...] = ()
+
+
 # strconv.Atoi: an optional sign and ASCII digits only; no spaces, no underscores, no other digit sets.
 _ATOI = re.compile(r"[+-]?[0-9]+")
 _INT64 = (-(2**63), 2**63 - 1)

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gtool.saml import ini, settings
+from gtool.saml.assertion import Response
 from gtool.saml.keys import SAML
 from gtool.saml.lint.context import Finding, LintContext, Version
 from gtool.saml.lint.diagnostic import Diagnostic
 from gtool.saml.lint.registry import Rule, Severity, select
+from gtool.saml.mapping import Org, Team
 
 __all__ = [
     "Diagnostic",
@@ -45,6 +47,12 @@ class LintOptions:
     now: dt.datetime | None = None
     fetch_metadata: bool = False
     homepath: Path | None = None  # default: the directory of each linted file
+    # Assertion mode (`gtool saml lint --assertion`): the parsed message, where it came from, and the
+    # existing teams/orgs when known. Rules with needs="assertion" run only when `assertion` is set.
+    assertion: Response | None = None
+    assertion_path: str | None = None
+    teams: list[Team] | None = None
+    orgs: list[Org] | None = None
 
 
 @dataclass
@@ -134,13 +142,19 @@ def lint_ini(
         now=opts.now or dt.datetime.now(dt.UTC),
         fetch_metadata=opts.fetch_metadata,
         homepath=homepath,
+        assertion=opts.assertion,
+        assertion_path=opts.assertion_path,
+        teams=opts.teams,
+        orgs=opts.orgs,
     )
     chosen = rules if rules is not None else select(opts.select, opts.ignore)
     has_saml = _has_saml(file, config)
     out: list[Diagnostic] = []
     crashes: list[RuleCrash] = []
     for r in chosen:
-        if r.needs != "config" or (r.scope == "saml" and not has_saml):
+        if r.needs == "assertion" and opts.assertion is None:
+            continue
+        if r.scope == "saml" and not has_saml:
             continue
         try:
             findings = list(r.check(ctx))

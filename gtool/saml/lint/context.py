@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gtool.saml import ini
+from gtool.saml.assertion import Response
 from gtool.saml.keys import SAML
 from gtool.saml.lint.registry import Severity
+from gtool.saml.mapping import Org, Team
 from gtool.saml.settings import GrafanaConfig, Setting
 
 
@@ -52,6 +54,10 @@ class LintContext:
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     fetch_metadata: builtins.bool = False
     homepath: Path | None = None  # relative *_path values resolve here, as from Grafana's working dir
+    assertion: Response | None = None  # assertion mode: the message being checked against the config
+    assertion_path: str | None = None  # where it came from, for locating findings
+    teams: list[Team] | None = None
+    orgs: list[Org] | None = None
     _file_cache: dict[str, bytes | OSError] = field(default_factory=dict)
 
     # -- settings ------------------------------------------------------------------------------------

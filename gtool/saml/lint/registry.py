@@ -65,6 +65,7 @@ RULE_MODULES = (
     "gtool.saml.lint.rules.orgs",
     "gtool.saml.lint.rules.teams",
     "gtool.saml.lint.rules.context",
+    "gtool.saml.lint.rules.assertion",
 )
 _loaded = False
 

@@ -350,7 +350,7 @@ def json_bad_escape(ctx: LintContext) -> Iterator[Finding]:
     found = _mapping(ctx)
     if found is None:
         return
-    setting, mapping = found
+    setting, _ = found
     if not has_bad_json_escape(setting.value):
         return
     fixed = fix_json_escapes(setting.value)
