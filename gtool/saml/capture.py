@@ -21,8 +21,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 MAX_INPUT_BYTES = 100 * 1024 * 1024  # a HAR with page bodies can be large; XML itself is capped lower
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+# Base64 of the largest message, with room for line breaks and URL-encoding; longer text is refused
+# before any decoding (Go's ParseForm, which Grafana uses, reads at most 10 MB of form body anyway).
+MAX_VALUE_CHARS = 2 * MAX_MESSAGE_BYTES
 
 PARAMS = ("SAMLResponse", "SAMLRequest")
+_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class CaptureError(Exception):
@@ -103,12 +107,43 @@ def _inflate(data: bytes) -> bytes | None:
 
 
 def _looks_like_xml(data: bytes) -> bool:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 (Windows tools save XML so); the parser reads it
+        codec = "utf-16-le" if data[:1] == b"\xff" else "utf-16-be"
+        return data[2:400].decode(codec, "ignore").lstrip()[:1] == "<"
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     return head == b"<"
 
 
+def _too_long(text: str, what: str) -> CaptureError:
+    return CaptureError(
+        f"{what} is {len(text) / (1024 * 1024):.0f} MiB long: too large for a SAML message "
+        f"(at most {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB of XML)",
+        "this is not a SAML message a browser would send; check what was captured",
+    )
+
+
+def _check_length(text: str, what: str) -> None:
+    if len(text) > MAX_VALUE_CHARS:
+        raise _too_long(text, what)
+
+
 def decode_value(value: str) -> tuple[bytes, bool] | None:
-    """A SAMLResponse/SAMLRequest parameter value to XML bytes: base64, or base64 of raw DEFLATE."""
+    """A SAMLResponse/SAMLRequest parameter value to XML bytes: base64, or base64 of raw DEFLATE.
+
+    ``None`` when it is neither; :class:`CaptureError` when it is too long to be a SAML message.
+    """
+    _check_length(value, "the value")
+    # Base64 never holds a space: in a one-line value pasted without URL-encoding, form decoding turned
+    # '+' into ' '. Try that reading first; in wrapped base64, spaces are layout (indentation).
+    compact = value.strip()
+    if " " in compact and not any(c in compact for c in "\r\n\t"):
+        decoded = _decode_value(compact.replace(" ", "+"))
+        if decoded is not None:
+            return decoded
+    return _decode_value(value)
+
+
+def _decode_value(value: str) -> tuple[bytes, bool] | None:
     raw = _b64decode(value)
     if raw is None:
         return None
@@ -125,6 +160,7 @@ def _from_params(pairs: list[tuple[str, str]], form: str, origin: str) -> list[M
     out = []
     for name, value in pairs:
         if name in PARAMS:
+            _check_length(value, f"{origin}: the {name} parameter")
             decoded = decode_value(value)
             if decoded is None:
                 raise CaptureError(
@@ -136,17 +172,26 @@ def _from_params(pairs: list[tuple[str, str]], form: str, origin: str) -> list[M
     return out
 
 
+def _query_pairs(url: str) -> list[tuple[str, str]]:
+    try:
+        query = urlsplit(url).query
+    except ValueError:  # "Invalid IPv6 URL": an unbalanced [ in the host part, not a URL a browser sent
+        return []
+    return parse_qsl(query, keep_blank_values=True)
+
+
 def _from_query_or_body(text: str, origin: str) -> list[Message]:
     stripped = text.strip()
-    if "://" in stripped or stripped.startswith(("/", "?")):
-        return _from_params(
-            parse_qsl(urlsplit(stripped).query, keep_blank_values=True), "redirect-query", origin
-        )
+    _check_length(stripped, f"{origin}: the form body or URL")
+    # A URL starts with a scheme; "://" alone also occurs in an unencoded RelayState of a form body.
+    if _URL_START.match(stripped) or stripped.startswith(("/", "?")):
+        return _from_params(_query_pairs(stripped), "redirect-query", origin)
     return _from_params(parse_qsl(stripped, keep_blank_values=True), "form-body", origin)
 
 
 def _har_messages(doc: dict[str, Any], name: str) -> list[Message]:
     out: list[Message] = []
+    skipped: list[CaptureError] = []
     entries = doc.get("log", {}).get("entries", [])
     if not isinstance(entries, list):
         raise CaptureError(f"{name}: log.entries is not a list", "export the HAR again from the browser")
@@ -158,11 +203,11 @@ def _har_messages(doc: dict[str, Any], name: str) -> list[Message]:
         origin = f"HAR entry {i}: {method} {url[:120]}"
         pairs = [
             (str(q.get("name")), str(q.get("value", "")))
-            for q in req.get("queryString", []) or []
+            for q in _list(req.get("queryString"))
             if isinstance(q, dict)
         ]
         if not pairs and "?" in url:
-            pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+            pairs = _query_pairs(url)
         post = req.get("postData") or {}
         if isinstance(post, dict):
             params = post.get("params")
@@ -171,24 +216,35 @@ def _har_messages(doc: dict[str, Any], name: str) -> list[Message]:
                     (str(p.get("name")), str(p.get("value", ""))) for p in params if isinstance(p, dict)
                 ]
             elif isinstance(post.get("text"), str) and "SAML" in post["text"]:
+                if len(post["text"]) > MAX_VALUE_CHARS:
+                    skipped.append(_too_long(post["text"], f"{origin}: the POST body"))
+                    continue
                 pairs += parse_qsl(post["text"], keep_blank_values=True)
         # HAR params are sometimes still URL-encoded (Chrome leaves form values encoded).
         pairs = [(k, _unquote_if_needed(v)) for k, v in pairs]
         try:
             out += _from_params(pairs, "har", origin)
-        except CaptureError:
-            continue  # one unreadable entry must not hide the readable ones
+        except CaptureError as exc:
+            skipped.append(exc)  # one unreadable entry must not hide the readable ones
+    if not out and skipped:
+        raise skipped[0]
     return out
+
+
+def _list(value: object) -> list[Any]:
+    """A JSON value that should be a list; anything else (a hand-edited export) reads as empty."""
+    return value if isinstance(value, list) else []
 
 
 def _unquote_if_needed(value: str) -> str:
     from urllib.parse import unquote_plus
 
-    return unquote_plus(value) if "%" in value else value
+    return unquote_plus(value) if "%" in value and len(value) <= MAX_VALUE_CHARS else value
 
 
 def _tracer_messages(doc: dict[str, Any], name: str) -> list[Message]:
     out: list[Message] = []
+    skipped: list[CaptureError] = []
     requests = doc.get("requests")
     if not isinstance(requests, list):
         raise CaptureError(f"{name}: 'requests' is not a list", "export the trace again from SAML-tracer")
@@ -198,14 +254,15 @@ def _tracer_messages(doc: dict[str, Any], name: str) -> list[Message]:
         method, url = str(req.get("method", "")), str(req.get("url", ""))
         origin = f"SAML-tracer request {i}: {method} {url[:120]}"
         pairs: list[tuple[str, str]] = []
-        for item in req.get("post") or []:
+        for item in _list(req.get("post")):
             if isinstance(item, list | tuple) and len(item) == 2:
                 pairs.append((str(item[0]), str(item[1])))
         if "?" in url:
-            pairs += parse_qsl(urlsplit(url).query, keep_blank_values=True)
+            pairs += _query_pairs(url)
         try:
             found = _from_params(pairs, "saml-tracer", origin)
-        except CaptureError:
+        except CaptureError as exc:
+            skipped.append(exc)
             found = []
         saml = req.get("saml")
         if not found and isinstance(saml, str) and saml.strip().startswith("<"):
@@ -213,6 +270,8 @@ def _tracer_messages(doc: dict[str, Any], name: str) -> list[Message]:
             parameter = "SAMLResponse" if "Response" in saml[:300] else "SAMLRequest"
             found = [Message(parameter, saml.encode("utf-8"), "saml-tracer", origin)]
         out += found
+    if not out and skipped:
+        raise skipped[0]
     return out
 
 
@@ -231,6 +290,11 @@ def find_messages(data: bytes, name: str = "<input>") -> list[Message]:
     if stripped.startswith("{"):
         try:
             doc = json.loads(stripped)
+        except RecursionError:
+            raise CaptureError(
+                f"{name}: the JSON nests too deeply to be a HAR file or a SAML-tracer export",
+                "export the file again",
+            ) from None
         except ValueError as exc:
             raise CaptureError(
                 f"{name}: looks like JSON but is not valid: {exc}", "export the file again"
@@ -253,7 +317,14 @@ def find_messages(data: bytes, name: str = "<input>") -> list[Message]:
             )
         return found
     if any(f"{p}=" in stripped for p in PARAMS):
-        return _from_query_or_body(stripped, name)
+        found = _from_query_or_body(stripped, name)
+        if found:
+            return found
+        raise CaptureError(
+            f"{name}: mentions SAMLResponse/SAMLRequest but holds no such parameter",
+            "pass the whole form body (SAMLResponse=…&RelayState=…) or the whole redirect URL",
+        )
+    _check_length(stripped, f"{name}: the text")
     decoded = decode_value(stripped)
     if decoded is not None:
         xml, deflated = decoded
