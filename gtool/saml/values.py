@@ -207,3 +207,22 @@ def top_role(a: str | None, b: str | None) -> str | None:
     if b is None:
         return a
     return a if ROLE_RANK[a] >= ROLE_RANK[b] else b
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    """A Grafana version (``--grafana-version``); here rather than in lint so the simulator can use it."""
+
+    major: int
+    minor: int
+    patch: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?", text.strip())
+        if not m:
+            raise ValueError(f"not a Grafana version: {text!r} (expected X.Y or X.Y.Z, e.g. 11.5)")
+        return cls(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"

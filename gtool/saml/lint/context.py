@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,23 +13,7 @@ from gtool.saml.keys import SAML
 from gtool.saml.lint.registry import Severity
 from gtool.saml.mapping import Org, Team
 from gtool.saml.settings import GrafanaConfig, Setting
-
-
-@dataclass(frozen=True, order=True)
-class Version:
-    major: int
-    minor: int
-    patch: int = 0
-
-    @classmethod
-    def parse(cls, text: str) -> Version:
-        m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?", text.strip())
-        if not m:
-            raise ValueError(f"not a Grafana version: {text!r} (expected X.Y or X.Y.Z, e.g. 11.5)")
-        return cls(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
-
-    def __str__(self) -> str:
-        return f"{self.major}.{self.minor}.{self.patch}"
+from gtool.saml.values import Version as Version  # re-exported: lint users import it from here
 
 
 @dataclass(frozen=True)
