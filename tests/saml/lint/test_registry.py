@@ -29,6 +29,8 @@ EXPECTED = (
     + ["TEAM-001"]
     + _codes("CTX", range(1, 8))
 )
+# §10 rules that check an assertion against the configuration (issue 3): they run only with --assertion.
+ASSERTION_EXPECTED = ["ROLE-005", "TEAM-002", "TEAM-003", *_codes("ASRT", range(1, 12))]
 HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead")
 
 
@@ -72,6 +74,23 @@ def test_rule_has_fail_and_pass_cases(code: str) -> None:
 
 def test_selectors() -> None:
     assert {r.code for r in select(["ROLE"], ["ROLE-002"])} == {
-        c for c in EXPECTED if c.startswith("ROLE")
+        c for c in (*EXPECTED, *ASSERTION_EXPECTED) if c.startswith("ROLE")
     } - {"ROLE-002"}
     assert [r.code for r in select(["quoted-list-value"], None)] == ["INI-012"]
+
+
+def test_assertion_rules_are_exactly_the_catalogue() -> None:
+    assertion_codes = sorted(r.code for r in all_rules() if r.needs == "assertion")
+    assert assertion_codes == sorted(ASSERTION_EXPECTED)
+
+
+@pytest.mark.parametrize("code", ASSERTION_EXPECTED)
+def test_assertion_rule_is_documented(code: str) -> None:
+    test_rule_is_documented(code)
+    r = get_rule(code)
+    assert r is not None and r.needs == "assertion"
+
+
+@pytest.mark.parametrize("code", ASSERTION_EXPECTED)
+def test_assertion_rule_has_fail_and_pass_cases(code: str) -> None:
+    test_rule_has_fail_and_pass_cases(code)
