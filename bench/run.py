@@ -65,6 +65,64 @@ def bench_thousand_files(count: int) -> None:
     print(f"  {per_file:.2f} ms per file")
 
 
+def make_response(target_bytes: int) -> bytes:
+    """A realistic Okta-style Response grown with group values until it is about ``target_bytes``."""
+    head = (
+        '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" '
+        'IssueInstant="2026-06-01T12:00:00Z" Destination="https://grafana.example.com/saml/acs">'
+        "<saml:Issuer>http://www.okta.com/exk1demo0000000000</saml:Issuer>"
+        '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
+        '<saml:Assertion ID="_a1" Version="2.0" IssueInstant="2026-06-01T12:00:00Z">'
+        "<saml:Issuer>http://www.okta.com/exk1demo0000000000</saml:Issuer>"
+        '<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">'
+        "alice@example.com</saml:NameID></saml:Subject>"
+        '<saml:Conditions NotBefore="2026-06-01T11:59:30Z" NotOnOrAfter="2026-06-01T12:05:00Z">'
+        "<saml:AudienceRestriction><saml:Audience>https://grafana.example.com/saml/metadata</saml:Audience>"
+        "</saml:AudienceRestriction></saml:Conditions><saml:AttributeStatement>"
+    )
+    attrs = "".join(
+        f'<saml:Attribute Name="{n}"><saml:AttributeValue>{v}</saml:AttributeValue></saml:Attribute>'
+        for n, v in (
+            ("email", "alice@example.com"),
+            ("firstName", "Alice"),
+            ("lastName", "Doe"),
+            ("department", "Data Science"),
+        )
+    )
+    tail = "</saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>"
+    groups = ['<saml:Attribute Name="groups">', "<saml:AttributeValue>Grafana Admins</saml:AttributeValue>"]
+    size = len(head) + len(attrs) + len(tail) + sum(map(len, groups))
+    i = 0
+    while size < target_bytes:
+        value = f"<saml:AttributeValue>okta-group-{i:05d}-engineering</saml:AttributeValue>"
+        groups.append(value)
+        size += len(value)
+        i += 1
+    return (head + attrs + "".join(groups) + tail).encode()
+
+
+def bench_explain(runs: int) -> None:
+    from gtool.saml import assertion, ini, mapping, settings
+
+    config = settings.load([ini.read_file(str(SAMPLE))], env={}, base_dir=SAMPLE.parent)
+    goals = {5_000: 0.005, 200_000: 0.050}
+    for size, goal in goals.items():
+        xml = make_response(size)
+
+        def once(xml: bytes = xml) -> float:
+            start = time.perf_counter()
+            response = assertion.parse(xml)
+            first = response.assertion
+            assert first is not None
+            mapping.simulate(config, first.attributes)
+            return time.perf_counter() - start
+
+        elapsed = median_of(once, runs * 4)
+        label = f"parse + explain, {len(xml) / 1000:.0f} KB assertion"
+        report(label, f"{elapsed * 1000:.2f} ms", None, f"<= {goal * 1000:.0f} ms", elapsed <= goal)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -75,6 +133,8 @@ def main() -> None:
     print("gtool saml lint")
     bench_lint_startup(runs)
     bench_thousand_files(1000)
+    print("gtool saml explain")
+    bench_explain(runs)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ import click
 from gtool import __version__
 
 if TYPE_CHECKING:
+    from gtool.saml.inputs import LoadedMessage
     from gtool.saml.lint import LintOptions
+    from gtool.saml.mapping import Org, Team
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -42,6 +44,9 @@ def main() -> None:
     Start here:
       gtool saml lint grafana.ini     lint a SAML configuration before you deploy it
       gtool saml config grafana.ini   show the [auth.saml] settings Grafana would really use
+      gtool saml inspect login.har    show what a captured SAML response holds
+      gtool saml explain --config grafana.ini --assertion login.har
+                                      what would Grafana grant this user at login, and why?
       gtool saml rules                list every lint rule; `gtool saml rules ROLE-006` explains one
     """
 
@@ -88,6 +93,67 @@ def config_inputs(fn: click.decorators.FC) -> click.decorators.FC:
     for option in reversed(_config_inputs):
         fn = option(fn)
     return fn
+
+
+_message_inputs = [
+    click.option("--index", type=int, metavar="N", help="Which message of a HAR/trace to use (see --list)."),
+    click.option(
+        "--idp-cert",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Verify signatures with this IdP certificate (PEM); only signed content is then used.",
+    ),
+    click.option(
+        "--idp-metadata",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Verify signatures with the signing certificates of this IdP metadata XML.",
+    ),
+    click.option(
+        "--sp-key",
+        type=click.Path(dir_okay=False),
+        help="Decrypt an EncryptedAssertion with Grafana's SP private key (needs gtool[decrypt]).",
+    ),
+    click.option("--allow-sha1", is_flag=True, help="Accept RSA-SHA1 signatures (legacy) when verifying."),
+]
+
+
+def message_inputs(fn: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(_message_inputs):
+        fn = option(fn)
+    return fn
+
+
+def _load_message(
+    source: str,
+    index: int | None,
+    idp_cert: Sequence[str],
+    idp_metadata: Sequence[str],
+    sp_key: str | None,
+    allow_sha1: bool,
+) -> LoadedMessage:
+    from gtool.saml.inputs import InputError, load_message
+
+    try:
+        return load_message(
+            source,
+            index=index,
+            idp_cert=idp_cert,
+            idp_metadata=idp_metadata,
+            sp_key=sp_key,
+            allow_sha1=allow_sha1,
+        )
+    except InputError as exc:
+        fail(exc.message, exc.hint)
+
+
+def _load_teams_orgs(teams: str | None, orgs: str | None) -> tuple[list[Team] | None, list[Org] | None]:
+    from gtool.saml.inputs import InputError, load_orgs, load_teams
+
+    try:
+        return (load_teams(teams) if teams else None, load_orgs(orgs) if orgs else None)
+    except InputError as exc:
+        fail(exc.message, exc.hint)
 
 
 def _lint_options(
@@ -138,6 +204,15 @@ def _lint_options(
     "--fetch-metadata", is_flag=True, help="Download idp_metadata_url to check it (off by default)."
 )
 @click.option("--now", metavar="ISO8601", help="Check certificate expiry as of this time instead of now.")
+@click.option(
+    "--assertion",
+    "assertion_input",
+    metavar="INPUT",
+    help="Also check a captured SAML response against each config (XML, base64, form body, HAR, trace, -).",
+)
+@click.option("--teams", type=click.Path(dir_okay=False), help="Existing teams (JSON) for team-sync checks.")
+@click.option("--orgs", type=click.Path(dir_okay=False), help="Existing orgs (JSON) for org-name checks.")
+@message_inputs
 @config_inputs
 def lint(
     paths: tuple[str, ...],
@@ -148,6 +223,14 @@ def lint(
     grafana_version: str | None,
     fetch_metadata: bool,
     now: str | None,
+    assertion_input: str | None,
+    teams: str | None,
+    orgs: str | None,
+    index: int | None,
+    idp_cert: tuple[str, ...],
+    idp_metadata: tuple[str, ...],
+    sp_key: str | None,
+    allow_sha1: bool,
     env_file: str | None,
     defaults: str | None,
     sso_settings: str | None,
@@ -164,6 +247,7 @@ def lint(
       gtool saml lint /etc/grafana/grafana.ini
       gtool saml lint deploy/ --format github --grafana-version 11.5
       gtool saml lint grafana.ini --env-file prod.env --select ROLE,ORG --ignore ROLE-011
+      gtool saml lint grafana.ini --assertion login.har --now 2026-03-01T10:15:00Z
     Silence one finding with a comment on its line or the line above:  ; gtool: ignore[ROLE-002]
 
     \b
@@ -189,6 +273,10 @@ def lint(
             fail(str(exc))
     if now:
         opts.now = _parse_now(now)
+    if assertion_input is not None:
+        loaded = _load_message(assertion_input, index, idp_cert, idp_metadata, sp_key, allow_sha1)
+        opts.assertion, opts.assertion_path = loaded.response, loaded.source
+    opts.teams, opts.orgs = _load_teams_orgs(teams, orgs)
     files, errors = expand_paths(paths)
     results = []
     for path in files:
@@ -263,6 +351,292 @@ def config(
         click.echo(json.dumps(effective.to_json(described), indent=2, ensure_ascii=False))
     else:
         click.echo(effective.to_text(described))
+
+
+@saml.command()
+@click.argument("source", metavar="INPUT")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--list", "list_only", is_flag=True, help="List the SAML messages the input holds, then stop.")
+@click.option("--redact", is_flag=True, help="Mask NameID, emails and attribute values, for sharing.")
+@click.option("--now", metavar="ISO8601", help="Show times relative to this moment instead of now.")
+@message_inputs
+def inspect(
+    source: str,
+    fmt: str,
+    list_only: bool,
+    redact: bool,
+    now: str | None,
+    index: int | None,
+    idp_cert: tuple[str, ...],
+    idp_metadata: tuple[str, ...],
+    sp_key: str | None,
+    allow_sha1: bool,
+) -> None:
+    """Show what is inside a captured SAML response: issuer, subject, validity, audience, signatures
+    and every attribute with all its values (quoted, so stray whitespace shows).
+
+    INPUT is a file or - for stdin, holding raw XML, base64, a form body (SAMLResponse=...), an
+    HTTP-Redirect URL, a HAR file exported from the browser's devtools, or a SAML-tracer export.
+
+    \b
+    Examples:
+      gtool saml inspect response.xml
+      gtool saml inspect login.har --list
+      gtool saml inspect login.har --index 3 --idp-metadata okta-metadata.xml
+      pbpaste | gtool saml inspect - --redact
+    """
+    import json
+
+    from gtool.saml import report
+    from gtool.saml.inputs import InputError, list_messages
+
+    if list_only:
+        try:
+            messages = list_messages(source)
+        except InputError as exc:
+            fail(exc.message, exc.hint)
+        if fmt == "json":
+            rows = [
+                {
+                    "index": i,
+                    "parameter": m.parameter,
+                    "form": m.form,
+                    "origin": m.origin,
+                    "bytes": len(m.xml),
+                }
+                for i, m in enumerate(messages)
+            ]
+            click.echo(json.dumps(rows, indent=2))
+        else:
+            for i, m in enumerate(messages):
+                click.echo(f"{i:>3}  {m.parameter:<12}  {m.origin}")
+        return
+    loaded = _load_message(source, index, idp_cert, idp_metadata, sp_key, allow_sha1)
+    if redact:
+        from dataclasses import replace
+
+        from gtool.saml.assertion import redact as redact_response
+
+        loaded = replace(loaded, response=redact_response(loaded.response))
+    when = _parse_now(now) if now else dt.datetime.now(dt.UTC)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(loaded), indent=2, ensure_ascii=False))
+    else:
+        click.echo(report.to_text(loaded, when))
+
+
+@saml.command()
+@click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="The grafana.ini to use."
+)
+@click.option(
+    "--assertion", "assertion_input", metavar="INPUT", help="A captured SAML response (as for inspect)."
+)
+@click.option(
+    "--attr", "attrs", multiple=True, metavar="NAME=VALUE", help="An attribute instead of an assertion."
+)
+@click.option(
+    "--orgs", type=click.Path(dir_okay=False), help='Existing orgs: JSON [{"id": 1, "name": "..."}].'
+)
+@click.option(
+    "--teams",
+    type=click.Path(dir_okay=False),
+    help='Existing teams: JSON [{"id", "name", "orgId", "externalGroups": [...]}].',
+)
+@click.option("--now", metavar="ISO8601", help="Judge the assertion's validity window at this time.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--grafana-version", metavar="X.Y", help="Target Grafana version (version-dependent behaviour)."
+)
+@click.option(
+    "--assume",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Change a named assumption (see docs/explain.md), e.g. --assume trim-values=false.",
+)
+@click.option(
+    "--user-exists/--new-user",
+    default=None,
+    help="Whether the user already exists in Grafana (decides sign-up); unknown by default.",
+)
+@message_inputs
+@config_inputs
+def explain(
+    config_path: str,
+    assertion_input: str | None,
+    attrs: tuple[str, ...],
+    orgs: str | None,
+    teams: str | None,
+    now: str | None,
+    fmt: str,
+    grafana_version: str | None,
+    assume: tuple[str, ...],
+    user_exists: bool | None,
+    index: int | None,
+    idp_cert: tuple[str, ...],
+    idp_metadata: tuple[str, ...],
+    sp_key: str | None,
+    allow_sha1: bool,
+    env_file: str | None,
+    defaults: str | None,
+    sso_settings: str | None,
+    grafana_args: tuple[str, ...],
+    homepath: str | None,
+) -> None:
+    """Simulate a SAML login: what would Grafana grant this user, and why?
+
+    Reads the config as Grafana does and the attributes of a captured assertion (or --attr pairs),
+    then applies role sync, org mapping, allowed_organizations, Grafana Admin sync and team sync.
+    Every decision names the config key and line that caused it; every guess about closed-source
+    Grafana Enterprise behaviour is a named assumption you can change with --assume.
+
+    \b
+    Examples:
+      gtool saml explain --config grafana.ini --assertion login.har
+      gtool saml explain --config grafana.ini --attr groups="Grafana Admins" --attr email=a@example.com
+      gtool saml explain --config grafana.ini --assertion resp.xml --orgs orgs.json --format json
+    """
+    import json
+
+    from gtool.saml import ini, settings
+    from gtool.saml.inputs import InputError, parse_attr_pairs
+    from gtool.saml.lint import Version, lint_ini
+    from gtool.saml.mapping import AssumptionError, Assumptions, simulate
+
+    if (assertion_input is None) == (not attrs):
+        fail(
+            "give either --assertion INPUT or one or more --attr NAME=VALUE", "see gtool saml explain --help"
+        )
+    opts = _lint_options(env_file, defaults, sso_settings, grafana_args, homepath)
+    try:
+        file = ini.read_file(config_path)
+    except ini.IniReadError as exc:
+        fail(f"{exc.path}: {exc.message}", exc.hint)
+    base = opts.homepath or Path(config_path).parent
+    cfg = settings.load(
+        [file], defaults=opts.defaults, env=opts.env, cli_args=opts.cli_args, sso=opts.sso, base_dir=base
+    )
+    version = None
+    if grafana_version:
+        try:
+            version = Version.parse(grafana_version)
+        except ValueError as exc:
+            fail(str(exc))
+    try:
+        assumptions = Assumptions.parse(list(assume))
+    except AssumptionError as exc:
+        fail(str(exc), "see docs/explain.md for the assumptions and their values")
+    team_list, org_list = _load_teams_orgs(teams, orgs)
+    loaded = None
+    if assertion_input is not None:
+        loaded = _load_message(assertion_input, index, idp_cert, idp_metadata, sp_key, allow_sha1)
+        first = loaded.response.assertion
+        if first is None:
+            fail(
+                f"{loaded.source}: the response holds no readable assertion",
+                "decrypt it with --sp-key, or check the signature with gtool saml inspect",
+            )
+        attributes = first.attributes
+    else:
+        try:
+            attributes = parse_attr_pairs(attrs)
+        except InputError as exc:
+            fail(exc.message, exc.hint)
+    outcome = simulate(
+        cfg,
+        attributes,
+        orgs=org_list,
+        teams=team_list,
+        assumptions=assumptions,
+        grafana_version=version,
+        user_exists=user_exists,
+    )
+    opts.grafana_version = version
+    opts.now = _parse_now(now) if now else None
+    opts.teams, opts.orgs = team_list, org_list
+    if loaded is not None:
+        opts.assertion, opts.assertion_path = loaded.response, loaded.source
+    diagnostics, _ = lint_ini(file, opts, raise_crashes=False)
+    doc = outcome.to_json()
+    # The lint rules and the simulator can see the same problem (a missing attribute): keep one of each,
+    # the lint rule's, which points at the config line.
+    merged = [d.to_json() | {"path": d.path} for d in diagnostics]
+    seen = {(d["code"], d["key"]) for d in merged}
+    merged += [d for d in doc.get("diagnostics", []) if (d["code"], d["key"]) not in seen]
+    doc["diagnostics"] = merged
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    click.echo(outcome.to_text())
+    if diagnostics:
+        click.echo("")
+        click.echo(f"Configuration and assertion findings ({len(diagnostics)}):")
+        for d in diagnostics:
+            click.echo(f"  {d.path}:{d.line}:{d.column}: {d.code} [{d.slug}] {d.message}")
+
+
+@saml.command("test")
+@click.argument("cases", type=click.Path(dir_okay=False), metavar="CASES.toml")
+@click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="The grafana.ini to test."
+)
+@click.option("--orgs", type=click.Path(dir_okay=False), help="Existing orgs (JSON), for org names and `*`.")
+@click.option(
+    "--teams", type=click.Path(dir_okay=False), help="Existing teams (JSON), for team expectations."
+)
+@click.option("--grafana-version", metavar="X.Y", help="Target Grafana version.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@config_inputs
+def test_cases(
+    cases: str,
+    config_path: str,
+    orgs: str | None,
+    teams: str | None,
+    grafana_version: str | None,
+    fmt: str,
+    env_file: str | None,
+    defaults: str | None,
+    sso_settings: str | None,
+    grafana_args: tuple[str, ...],
+    homepath: str | None,
+) -> None:
+    """Run mapping-policy tests: does each case's user get the roles, teams and access you expect?
+
+    Each case in CASES.toml names attributes and the expected outcome; exit status 1 when any case
+    fails, so a CI job can guard the role mapping. Format: docs/explain.md, example:
+    samples/mapping-tests.toml.
+    """
+    import json
+
+    from gtool.saml import ini, policytest, settings
+    from gtool.saml.lint import Version
+
+    opts = _lint_options(env_file, defaults, sso_settings, grafana_args, homepath)
+    try:
+        file = ini.read_file(config_path)
+    except ini.IniReadError as exc:
+        fail(f"{exc.path}: {exc.message}", exc.hint)
+    base = opts.homepath or Path(config_path).parent
+    cfg = settings.load(
+        [file], defaults=opts.defaults, env=opts.env, cli_args=opts.cli_args, sso=opts.sso, base_dir=base
+    )
+    version = None
+    if grafana_version:
+        try:
+            version = Version.parse(grafana_version)
+        except ValueError as exc:
+            fail(str(exc))
+    team_list, org_list = _load_teams_orgs(teams, orgs)
+    try:
+        results = policytest.run_cases(cases, cfg, orgs=org_list, teams=team_list, grafana_version=version)
+    except policytest.CasesError as exc:
+        fail(exc.message, exc.hint)
+    if fmt == "json":
+        click.echo(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
+    else:
+        click.echo(policytest.to_text(results))
+    if any(not r.passed for r in results):
+        sys.exit(EXIT_FINDINGS)
 
 
 @saml.command()
