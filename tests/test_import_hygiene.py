@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
+
 FORBIDDEN = ("textual", "httpx", "rich", "starlette", "uvicorn")
 
 PROBE = """
@@ -30,11 +32,14 @@ print("LOADED=" + ",".join(loaded), file=sys.stderr)
         ["saml", "lint", "grafana.ini", "--format", "sarif"],
         ["saml", "config", "grafana.ini", "--format", "json"],
         ["saml", "rules"],
+        ["saml", "inspect", "response.xml"],
+        ["saml", "explain", "--config", "grafana.ini", "--attr", "groups=admins"],
     ],
     ids=lambda a: " ".join(a[:2]),
 )
 def test_saml_commands_load_no_heavy_stack(args: list[str], tmp_path: Path) -> None:
     (tmp_path / "grafana.ini").write_text("[auth.saml]\nenabled = true\nrole_values_admin = a\n")
+    (tmp_path / "response.xml").write_bytes((ROOT / "samples" / "assertions" / "okta-admin.xml").read_bytes())
     r = subprocess.run(
         [sys.executable, "-c", PROBE % (FORBIDDEN,), *args],
         capture_output=True,
