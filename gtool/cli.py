@@ -17,9 +17,12 @@ import click
 from gtool import __version__
 
 if TYPE_CHECKING:
+    from gtool.saml.ini import IniFile
     from gtool.saml.inputs import LoadedMessage
     from gtool.saml.lint import LintOptions
     from gtool.saml.mapping import Org, Team
+    from gtool.saml.settings import GrafanaConfig
+    from gtool.saml.values import Version
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -254,7 +257,7 @@ def lint(
     Exit status: 0 no errors (warnings allowed unless --strict), 1 errors found (or any finding with
     --strict), 2 a path could not be read or the options are wrong.
     """
-    from gtool.saml.lint import RuleCrash, Version, expand_paths, lint_file
+    from gtool.saml.lint import RuleCrash, expand_paths, lint_file
     from gtool.saml.lint.registry import SelectionError
     from gtool.saml.lint.registry import select as select_rules
     from gtool.saml.lint.reporters import render, use_color
@@ -266,11 +269,7 @@ def lint(
         select_rules(opts.select, opts.ignore)
     except SelectionError as exc:
         fail(str(exc))
-    if grafana_version:
-        try:
-            opts.grafana_version = Version.parse(grafana_version)
-        except ValueError as exc:
-            fail(str(exc))
+    opts.grafana_version = _version(grafana_version)
     if now:
         opts.now = _parse_now(now)
     if assertion_input is not None:
@@ -298,6 +297,32 @@ def lint(
     worst = [d.severity for r in results for d in r.diagnostics]
     if "error" in worst or (strict and worst):
         sys.exit(EXIT_FINDINGS)
+
+
+def _version(text: str | None) -> Version | None:
+    from gtool.saml.values import Version
+
+    if not text:
+        return None
+    try:
+        return Version.parse(text)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _load_config(config_path: str, opts: LintOptions) -> tuple[IniFile, GrafanaConfig]:
+    """The one grafana.ini of explain/test, layered with the options' defaults, env and SSO record."""
+    from gtool.saml import ini, settings
+
+    try:
+        file = ini.read_file(config_path)
+    except ini.IniReadError as exc:
+        fail(f"{exc.path}: {exc.message}", exc.hint)
+    base = opts.homepath or Path(config_path).parent
+    cfg = settings.load(
+        [file], defaults=opts.defaults, env=opts.env, cli_args=opts.cli_args, sso=opts.sso, base_dir=base
+    )
+    return file, cfg
 
 
 def _parse_now(text: str) -> dt.datetime:
@@ -498,9 +523,8 @@ def explain(
     """
     import json
 
-    from gtool.saml import ini, settings
     from gtool.saml.inputs import InputError, parse_attr_pairs
-    from gtool.saml.lint import Version, lint_ini
+    from gtool.saml.lint import lint_ini
     from gtool.saml.mapping import AssumptionError, Assumptions, simulate
 
     if (assertion_input is None) == (not attrs):
@@ -508,20 +532,8 @@ def explain(
             "give either --assertion INPUT or one or more --attr NAME=VALUE", "see gtool saml explain --help"
         )
     opts = _lint_options(env_file, defaults, sso_settings, grafana_args, homepath)
-    try:
-        file = ini.read_file(config_path)
-    except ini.IniReadError as exc:
-        fail(f"{exc.path}: {exc.message}", exc.hint)
-    base = opts.homepath or Path(config_path).parent
-    cfg = settings.load(
-        [file], defaults=opts.defaults, env=opts.env, cli_args=opts.cli_args, sso=opts.sso, base_dir=base
-    )
-    version = None
-    if grafana_version:
-        try:
-            version = Version.parse(grafana_version)
-        except ValueError as exc:
-            fail(str(exc))
+    file, cfg = _load_config(config_path, opts)
+    version = _version(grafana_version)
     try:
         assumptions = Assumptions.parse(list(assume))
     except AssumptionError as exc:
@@ -608,24 +620,11 @@ def test_cases(
     """
     import json
 
-    from gtool.saml import ini, policytest, settings
-    from gtool.saml.lint import Version
+    from gtool.saml import policytest
 
     opts = _lint_options(env_file, defaults, sso_settings, grafana_args, homepath)
-    try:
-        file = ini.read_file(config_path)
-    except ini.IniReadError as exc:
-        fail(f"{exc.path}: {exc.message}", exc.hint)
-    base = opts.homepath or Path(config_path).parent
-    cfg = settings.load(
-        [file], defaults=opts.defaults, env=opts.env, cli_args=opts.cli_args, sso=opts.sso, base_dir=base
-    )
-    version = None
-    if grafana_version:
-        try:
-            version = Version.parse(grafana_version)
-        except ValueError as exc:
-            fail(str(exc))
+    _, cfg = _load_config(config_path, opts)
+    version = _version(grafana_version)
     team_list, org_list = _load_teams_orgs(teams, orgs)
     try:
         results = policytest.run_cases(cases, cfg, orgs=org_list, teams=team_list, grafana_version=version)
