@@ -12,14 +12,17 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gtool.saml import ini, settings
-from gtool.saml.assertion import Response
 from gtool.saml.keys import SAML
 from gtool.saml.lint.context import Finding, LintContext, Version
 from gtool.saml.lint.diagnostic import Diagnostic
 from gtool.saml.lint.registry import Rule, Severity, select
-from gtool.saml.mapping import Org, Team
+
+if TYPE_CHECKING:  # assertion mode types only: plain lint runs never load the model
+    from gtool.saml.assertion import Response
+    from gtool.saml.orgmapping import Org, Team
 
 __all__ = [
     "Diagnostic",

@@ -6,14 +6,17 @@ import builtins
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gtool.saml import ini
-from gtool.saml.assertion import Response
 from gtool.saml.keys import SAML
 from gtool.saml.lint.registry import Severity
-from gtool.saml.mapping import Org, Team
 from gtool.saml.settings import GrafanaConfig, Setting
 from gtool.saml.values import Version as Version  # re-exported: lint users import it from here
+
+if TYPE_CHECKING:  # assertion mode types only: plain lint runs never load the model
+    from gtool.saml.assertion import Response
+    from gtool.saml.orgmapping import Org, Team
 
 
 @dataclass(frozen=True)

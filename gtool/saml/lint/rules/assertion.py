@@ -14,17 +14,21 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
-from gtool.saml.assertion import Assertion, Attribute, Response, SignatureInfo
 from gtool.saml.keys import NAME_ID_FORMATS, ROLE_LIST_KEYS, ROLE_OF_LIST
 from gtool.saml.lint.context import Finding, LintContext
 from gtool.saml.lint.registry import Severity, rule
 from gtool.saml.lint.rules.metadata import load_metadata
 from gtool.saml.lint.rules.orgs import REGEX_MATCHING_SINCE
-from gtool.saml.mapping import Team, parse_org_mapping
+from gtool.saml.orgmapping import parse_org_mapping
 from gtool.saml.settings import Setting
 from gtool.saml.values import DurationError, format_duration, parse_duration, split_string
+
+if TYPE_CHECKING:  # the model is only needed for annotations; lint stays fast without it
+    from gtool.saml.assertion import Assertion, Attribute, Response, SignatureInfo
+    from gtool.saml.orgmapping import Team
 
 MAX_CLOCK_SKEW = 180.0  # crewjam MaxClockSkew: fixed, Grafana has no setting for it
 DEFAULT_ISSUE_DELAY = 90.0  # max_issue_delay's default; MustDuration falls back to it silently

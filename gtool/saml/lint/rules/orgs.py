@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from gtool.saml.lint.context import Finding, LintContext
 from gtool.saml.lint.registry import Severity, rule
-from gtool.saml.mapping import (
+from gtool.saml.orgmapping import (
     ALL_ORGS,
     MappingEntry,
     OrgMapping,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from gtool.saml.keys import LIST_KEYS, ROLE_LIST_KEYS, ROLE_OF_LIST, SAML_KEYS, USERS
 from gtool.saml.lint.context import Finding, LintContext
 from gtool.saml.lint.registry import Severity, rule
-from gtool.saml.mapping import parse_org_mapping
+from gtool.saml.orgmapping import parse_org_mapping
 from gtool.saml.values import ORG_ROLES, ROLE_RANK, parse_bool, split_string
 
 GRAFANA_ADMIN_LIST = "role_values_grafana_admin"

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from gtool.saml.keys import BOOL_KEYS, LIST_KEYS, NAME_ID_FORMATS, SAML_KEYS, SIGNATURE_ALGORITHMS, USERS
 from gtool.saml.lint.context import Finding, LintContext
 from gtool.saml.lint.registry import Severity, rule
-from gtool.saml.mapping import has_bad_json_escape
+from gtool.saml.orgmapping import has_bad_json_escape
 from gtool.saml.settings import Setting
 from gtool.saml.values import (
     ORG_ROLES,
