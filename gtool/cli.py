@@ -546,9 +546,21 @@ def explain(
         loaded = _load_message(assertion_input, index, idp_cert, idp_metadata, sp_key, allow_sha1)
         first = loaded.response.assertion
         if first is None:
+            r = loaded.response
+            if r.rejected:
+                fail(
+                    f"{loaded.source}: no assertion is covered by a valid signature: Grafana would refuse it",
+                    "`gtool saml inspect` with the same options shows why; without --idp-cert/--idp-metadata "
+                    "explain reads the message unverified",
+                )
+            if r.encrypted_assertions:
+                fail(
+                    f"{loaded.source}: the assertion is encrypted",
+                    "pass Grafana's SP key with --sp-key KEY.pem",
+                )
             fail(
-                f"{loaded.source}: the response holds no readable assertion",
-                "decrypt it with --sp-key, or check the signature with gtool saml inspect",
+                f"{loaded.source}: the response holds no assertion",
+                "check the capture with gtool saml inspect",
             )
         attributes = first.attributes
     else:

@@ -170,3 +170,12 @@ def test_lint_with_an_assertion_adds_assertion_rules(gtool: Run) -> None:
         "saml", "lint", OKTA, "--assertion", HAR, "--now", "2026-06-02T12:00:00Z", "--select", "ASRT-008"
     )
     assert "ASRT-008" in late.stdout and "--now" in late.stdout
+
+
+def test_explain_refuses_a_message_that_fails_verification(gtool: Run) -> None:
+    r = gtool(
+        "saml", "explain", "--config", OKTA, "--assertion", str(SAMPLES / "assertions" / "okta-admin.xml"),
+        "--idp-metadata", str(SAMPLES / "idp" / "okta-metadata.xml"),
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert "no assertion is covered by a valid signature" in r.stderr and "Traceback" not in r.stderr
