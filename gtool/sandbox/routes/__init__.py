@@ -1,0 +1,1 @@
+"""Route modules: each exposes ``ROUTES`` and is listed in ``gtool.sandbox.app.ROUTE_MODULES``."""
