@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from gtool.saml.mapping import Org, Team
     from gtool.saml.settings import GrafanaConfig
     from gtool.saml.values import Version
+    from gtool.sandbox.seed import Seed
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -671,6 +672,102 @@ def rules(code: str | None, fmt: str) -> None:
     if found is None:
         fail(f"no rule {code!r}", "`gtool saml rules` lists every code and slug")
     click.echo(single(found).rstrip("\n"))
+
+
+@main.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default)."
+)
+@click.option("--port", type=int, default=3000, show_default=True, help="Port; 0 picks a free one.")
+@click.option("--db", type=click.Path(dir_okay=False), help="SQLite file keeping state across restarts.")
+@click.option("--config", type=click.Path(dir_okay=False), help="The sandbox's grafana.ini (auth providers).")
+@click.option(
+    "--seed", type=click.Path(dir_okay=False), help="TOML seed: orgs, users, teams, service accounts."
+)
+@click.option("--cloud", is_flag=True, default=None, help="Behave as a Grafana Cloud stack.")
+@click.option("--users", type=int, help="Generate this many users (deterministic) instead of --seed.")
+@click.option("--orgs", type=int, default=20, show_default=True, help="With --users: how many orgs.")
+@click.option("--teams", type=int, default=100, show_default=True, help="With --users: how many teams.")
+@click.option("--latency", type=float, default=0, help="Added latency per request, in ms.")
+@click.option("--jitter", type=float, default=0, help="Random +/- jitter on the latency, in ms.")
+@click.option("--error-rate", type=float, default=0, help="Share of requests answered with a 5xx (0..1).")
+@click.option(
+    "--drop-rate", type=float, default=0, help="Share of connections dropped without answer (0..1)."
+)
+@click.option("--rate-limit", type=float, help="Requests per second before 429 with Retry-After.")
+@click.option("--grafana-version", help="Version the sandbox reports (default 11.5.2).")
+def sandbox(
+    host: str,
+    port: int,
+    db: str | None,
+    config: str | None,
+    seed: str | None,
+    cloud: bool | None,
+    users: int | None,
+    orgs: int,
+    teams: int,
+    latency: float,
+    jitter: float,
+    error_rate: float,
+    drop_rate: float,
+    rate_limit: float | None,
+    grafana_version: str | None,
+) -> None:
+    """Run a local Grafana-compatible server for demos and tests.
+
+    It speaks the part of Grafana's HTTP API gtool uses, byte for byte where Grafana's contract is
+    known, and prints its URL and credentials (admin / admin unless the seed says otherwise).
+    Faults can be injected from the start with the flags below, and changed at runtime through
+    /api/sandbox/faults (GET, PUT, PATCH, DELETE).
+
+    \b
+    Examples:
+      gtool sandbox --seed samples/sandbox-seed.toml --config samples/okta/grafana.ini
+      gtool sandbox --users 100000 --orgs 200 --port 0 --db /tmp/big.db
+      gtool sandbox --seed samples/sandbox-seed.toml --latency 20 --error-rate 0.05
+    """
+    import sqlite3
+
+    from gtool.sandbox.faults import FaultConfig, FaultConfigError
+    from gtool.sandbox.seed import SeedError
+    from gtool.sandbox.server import serve
+
+    if users is not None and seed is not None:
+        fail("give either --seed or --users, not both")
+    try:
+        faults = FaultConfig(
+            latency_ms=latency,
+            jitter_ms=jitter,
+            error_rate=error_rate,
+            drop_rate=drop_rate,
+            rate_limit_rps=rate_limit,
+        )
+    except FaultConfigError as exc:
+        fail(str(exc))
+    source: Seed | str | None = seed
+    if users is not None:
+        from gtool.sandbox.generate import generate
+
+        click.echo(f"Generating {users} users, {orgs} orgs, {teams} teams…", err=True)
+        source = generate(users, orgs, teams)
+    try:
+        code = serve(
+            host=host,
+            port=port,
+            db=db,
+            config=config,
+            seed=source,
+            cloud=cloud,
+            version=grafana_version,
+            faults=faults,
+        )
+    except SeedError as exc:
+        fail(exc.message, exc.hint)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", "pick another --port, or 0 for any")
+    except sqlite3.Error as exc:
+        fail(f"database {db}: {exc}")
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import uvicorn
 
 from gtool.sandbox.app import create_app, load_config, store_options
+from gtool.sandbox.faults import FaultConfig, FaultConfigHolder, FaultMiddleware, fault_routes
 from gtool.sandbox.store import Store, UserAlreadyExists
 from gtool.sandbox.web import DEFAULT_VERSION
 
@@ -48,6 +49,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listen now, before the URL is printed: a client that connects at once queues in the backlog
+        # until uvicorn accepts, instead of being refused.
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise
@@ -84,6 +88,7 @@ def serve(
     log_level: str = "warning",
     middleware: Any = (),
     extra_routes: Any = (),
+    faults: FaultConfig | None = None,
     out: TextIO | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> int:
@@ -91,7 +96,8 @@ def serve(
 
     ``db`` keeps state in a SQLite file (kept across restarts; in memory when None). ``seed`` (a
     :class:`~gtool.sandbox.seed.Seed` or a TOML path) is loaded only into a new database; its ``[sandbox]``
-    settings fill in ``version``, ``cloud`` and ``config`` when those are not given.
+    settings fill in ``version``, ``cloud`` and ``config`` when those are not given. ``faults`` sets the
+    initial fault injection; /api/sandbox/faults changes it at runtime either way.
     """
     stream = out or sys.stdout
     loaded = _load_seed(seed)
@@ -104,6 +110,7 @@ def serve(
     store = Store(db or ":memory:", **store_options(cfg))
     if loaded is not None and fresh:
         store.load_seed(loaded)
+    holder = FaultConfigHolder(faults or FaultConfig())
     app = create_app(
         store,
         config=cfg,
@@ -111,8 +118,10 @@ def serve(
         version=version or DEFAULT_VERSION,
         edition=loaded.sandbox.edition if loaded is not None else None,
         middleware=middleware,
-        extra_routes=extra_routes,
+        extra_routes=[*extra_routes, *fault_routes(holder)],
     )
+    # Outermost, not a Starlette middleware: dropping a connection needs uvicorn's own send.
+    served = FaultMiddleware(app, holder)
     sock = bind_socket(host, port)
     url = _url(host, sock.getsockname()[1])
     lines = [f"Grafana sandbox listening on {url}"]
@@ -134,7 +143,7 @@ def serve(
     print("\n".join(lines), file=stream, flush=True)
     if on_ready is not None:
         on_ready(url)
-    server = _Server(uvicorn.Config(app, log_level=log_level, lifespan="off", access_log=False))
+    server = _Server(uvicorn.Config(served, log_level=log_level, lifespan="off", access_log=False))
     try:
         server.run(sockets=[sock])
     finally:
