@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 ROUTE_MODULES: tuple[str, ...] = (
     "health",
     "users",
+    "orgs",
 )
 
 
