@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "okta" / "grafana.ini"
@@ -161,7 +162,34 @@ def bench_sandbox(users: int) -> None:
     report(
         "1,000-user page of /api/users/search", f"{median * 1000:.1f} ms", None, "<= 50 ms", median <= 0.05
     )
+    bench_concurrent_patches(client)
     store.close()
+
+
+def bench_concurrent_patches(client: Any) -> None:
+    """200 role PATCHes from 16 threads at once on org 1's members; every final role is read back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    members = client.get("/api/orgs/1/users/search", params={"perpage": 300}).json()["orgUsers"]
+    targets = [m for m in members if m["role"] != "Admin"][:200]
+    roles = ["Viewer", "Editor", "None"]
+    wanted = {m["userId"]: roles[i % 3] for i, m in enumerate(targets)}
+
+    def patch(user_id: int) -> int:
+        resp = client.patch(f"/api/orgs/1/users/{user_id}", json={"role": wanted[user_id]})
+        return int(resp.status_code)
+
+    begin = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(patch, wanted))
+    elapsed = time.perf_counter() - begin
+    after = client.get("/api/orgs/1/users/search", params={"perpage": 100_000}).json()["orgUsers"]
+    final = {m["userId"]: m["role"] for m in after}
+    lost = sum(1 for uid, role in wanted.items() if final.get(uid) != role)
+    refused = sum(1 for st in statuses if st != 200)
+    ok = lost == 0 and refused == 0 and len(wanted) == 200
+    report("200 concurrent role PATCHes", f"{elapsed:.2f} s", None, "none lost", ok)
+    print(f"  {len(wanted)} sent, {refused} refused, {lost} lost after read-back")
 
 
 def main() -> None:
