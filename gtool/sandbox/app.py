@@ -28,6 +28,9 @@ ROUTE_MODULES: tuple[str, ...] = (
     "health",
     "users",
     "orgs",
+    "teams",
+    "serviceaccounts",
+    "sso",
 )
 
 
