@@ -9,7 +9,7 @@ from typing import Any
 
 from gtool.sandbox.auth import AuthSettings, auth_label
 from gtool.sandbox.gojson import ZERO_TIME, GoMap, go_time
-from gtool.sandbox.store import Membership, User, UserTeam, UserToken
+from gtool.sandbox.store import Membership, Team, User, UserTeam, UserToken
 
 _NON_ALNUM = re.compile(r"[^a-zA-Z0-9]+")
 
@@ -144,9 +144,8 @@ def user_org(membership: Membership) -> dict[str, Any]:
     return {"orgId": membership.org_id, "name": membership.name, "role": membership.role}
 
 
-def user_team(entry: UserTeam) -> dict[str, Any]:
-    """``TeamDTO`` as ``getUserTeamList`` returns it (``accessControl`` is not omitempty: null)."""
-    team = entry.team
+def team(team: Team, *, member_count: int, permission: int, access_control: Any = None) -> dict[str, Any]:
+    """``TeamDTO`` (contract E12). ``accessControl`` is not omitempty: null unless asked for."""
     return {
         "id": team.id,
         "uid": team.uid,
@@ -156,10 +155,15 @@ def user_team(entry: UserTeam) -> dict[str, Any]:
         "externalUID": team.external_uid,
         "isProvisioned": team.is_provisioned,
         "avatarUrl": avatar_url_with_default(team.email, team.name),
-        "memberCount": entry.member_count,
-        "permission": entry.permission,
-        "accessControl": None,
+        "memberCount": member_count,
+        "permission": permission,
+        "accessControl": access_control,
     }
+
+
+def user_team(entry: UserTeam) -> dict[str, Any]:
+    """``TeamDTO`` as ``getUserTeamList`` returns it, with the user's permission in the team."""
+    return team(entry.team, member_count=entry.member_count, permission=entry.permission)
 
 
 def user_token(token: UserToken, *, active: bool = False) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gtool.sandbox import errors, teamdata
+from gtool.sandbox import dtos, errors, teamdata
 from gtool.sandbox.auth import auth_label
-from gtool.sandbox.dtos import avatar_url, avatar_url_with_default
+from gtool.sandbox.dtos import avatar_url
 from gtool.sandbox.gojson import GoMap
 from gtool.sandbox.web import Ctx, Field, api, go_atoi, success
 
@@ -107,20 +107,8 @@ def team_dto(hit: teamdata.TeamHit, access: tuple[str, ...] | None = None) -> di
     """``TeamDTO`` (E12). ``permission`` stays 0: search does not fill it; ``accessControl`` is null unless
     asked for with ``?accesscontrol=true``.
     """
-    team = hit.team
-    return {
-        "id": team.id,
-        "uid": team.uid,
-        "orgId": team.org_id,
-        "name": team.name,
-        "email": team.email,
-        "externalUID": team.external_uid,
-        "isProvisioned": team.is_provisioned,
-        "avatarUrl": avatar_url_with_default(team.email, team.name),
-        "memberCount": hit.member_count,
-        "permission": 0,
-        "accessControl": None if access is None else GoMap(dict.fromkeys(access, True)),
-    }
+    access_control = None if access is None else GoMap(dict.fromkeys(access, True))
+    return dtos.team(hit.team, member_count=hit.member_count, permission=0, access_control=access_control)
 
 
 def member_dto(ctx: Ctx, team_uid: str, team_id: int, member: teamdata.TeamMember) -> dict[str, Any]:
