@@ -336,11 +336,18 @@ class AuthSettings:
 
     store: Store
     config: Any = None  # gtool.saml.settings.GrafanaConfig | None
+    # Edition: SAML is an Enterprise (licensed) feature. Without the licence the SAML authn client is never
+    # registered, so IsProviderEnabled (IsClientEnabled(ClientSAML)) is false whatever [auth.saml] says —
+    # the same reason the SSO settings API answers 404 for saml on an "Open Source" sandbox.
+    saml_licensed: bool = True
     _cache: dict[str, ProviderState] = field(default_factory=dict)
 
     def provider(self, name: str) -> ProviderState:
         if name not in self._cache:
-            self._cache[name] = self._load(name)
+            # Edition: an unlicensed SAML provider is a disabled one (no ini or stored setting can enable it).
+            self._cache[name] = (
+                ProviderState() if name == "saml" and not self.saml_licensed else self._load(name)
+            )
         return self._cache[name]
 
     def _ini(self, name: str, key: str) -> str:

@@ -48,7 +48,8 @@ class Sandbox:
     stack_id: str = "1"
 
     def settings(self) -> AuthSettings:
-        return AuthSettings(self.store, self.config)
+        # Edition: SAML needs the Enterprise licence (saml-reference.md §2.8, contract §7.3).
+        return AuthSettings(self.store, self.config, saml_licensed=self.edition != "Open Source")
 
     def ini_bool(self, section: str, key: str) -> bool:
         """``MustBool(false)`` of an ini key (no config: false)."""

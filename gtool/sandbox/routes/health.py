@@ -23,7 +23,8 @@ async def health(request: Request) -> Response:
     sandbox: Sandbox = request.app.state.sandbox
     ok = await run_in_threadpool(sandbox.store.ping)
     body = dumps_indent(
-        {"database": "ok" if ok else "failing", "version": sandbox.version, "commit": sandbox.commit}
+        # Cloud: the stack's build version (with its build suffix), as buildInfo reports it [I].
+        {"database": "ok" if ok else "failing", "version": _version(sandbox), "commit": sandbox.commit}
     )
     status = 200 if ok else 503
     if request.method == "HEAD":
@@ -64,6 +65,8 @@ def frontend_settings(ctx: Ctx) -> Any:
             "commit": sandbox.commit,
             "commitShort": commit_short,
             "buildstamp": 0,
+            # hs.License.Edition(): "Open Source" for OSS (licensing/oss.go) [C]; Cloud stacks run the
+            # licensed Enterprise build, so Cloud mode keeps the sandbox edition ("Enterprise") [I].
             "edition": sandbox.edition,
             "latestVersion": "",
             "hasUpdate": False,
