@@ -31,6 +31,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "teams",
     "serviceaccounts",
     "sso",
+    "samllogin",
 )
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -81,3 +82,40 @@ def test_bad_flags_are_one_line_errors(gtool: Run, tmp_path: Path) -> None:
     bad_seed.write_text("[[user]]\nlogin = 'a'\nnope = 1\n")
     r2 = gtool("sandbox", "--port", "0", "--seed", str(bad_seed))
     assert r2.returncode == 2 and "seed.toml" in r2.stderr and "Traceback" not in r2.stderr
+
+
+def test_saml_login_locks_the_role_against_manual_changes() -> None:
+    """The demo's story over real HTTP: a SAML login creates Jane with Admin from her groups; an operator's
+    role change is then refused because she is externally synced."""
+    proc, url = start("--seed", "samples/sandbox-seed.toml", "--config", "samples/okta/grafana.ini")
+    try:
+        body = (ROOT / "samples" / "assertions" / "okta-admin.xml").read_bytes()
+        req = urllib.request.Request(
+            f"{url}/api/sandbox/saml/login", data=body, headers={"Content-Type": "application/xml"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            login = json.loads(resp.read())
+        assert login["created"] is True and login["orgRoles"] == {"1": "Admin"}
+        user_id = login["user"]["id"]
+        import base64
+
+        patch = urllib.request.Request(
+            f"{url}/api/orgs/1/users/{user_id}",
+            data=b'{"role":"Viewer"}',
+            method="PATCH",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": "Basic " + base64.b64encode(b"admin:admin").decode(),
+            },
+        )
+        try:
+            urllib.request.urlopen(patch, timeout=10)
+            raise AssertionError("the role change should be refused")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 403
+            assert exc.read() == (
+                b'{"message":"cannot change role for externally synced user",'
+                b'"messageId":"org.externallySynced","statusCode":403,"traceID":""}'
+            )
+    finally:
+        assert stop(proc) == 0
