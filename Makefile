@@ -23,7 +23,12 @@ demo: $(STAMP)
 	@echo "== What Grafana would really use:  gtool saml config samples/okta/grafana.ini"
 	@$(BIN)/gtool saml config samples/okta/grafana.ini | head -40
 	@echo
-	@echo "Next: gtool saml rules (every rule), gtool saml rules ROLE-008 (one rule), gtool --help"
+	@echo
+	@echo "== What would Grafana grant this user at login, and why?"
+	@$(BIN)/gtool saml explain --config samples/okta/grafana.ini --assertion samples/assertions/okta-login.har --grafana-version 12.3 | head -11
+	@echo
+	@echo "Next: gtool saml rules (every rule), gtool sandbox --seed samples/sandbox-seed.toml --config samples/okta/grafana.ini"
+	@echo "      (a local Grafana to practise on), gtool --help"
 
 test: $(STAMP)
 	$(BIN)/ruff check gtool tests bench
