@@ -770,5 +770,7 @@ def sandbox(
     sys.exit(code)
 
 
+__import__("gtool.cli_access").cli_access.register(main)  # the access commands (gtool/cli_access.py)
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,978 @@
+"""``gtool whoami | users | orgs | role | admin | inventory | audit | profile``: the scripting CLI.
+
+Registered on the main group by ``register(main)``. Only click and the standard library are imported
+here at import time: the client (httpx), profiles (tomlkit) and access modules are imported inside the
+command bodies, so ``gtool saml …`` never pays for them.
+
+Exit codes (also in ``gtool --help`` of each command and docs/cli.md)::
+
+    0  success, including "already had it" / "already gone", and a --dry-run of a change that would go ahead
+    1  a change was refused or failed: blocked before sending (synced user, read-only profile, …),
+       refused by Grafana, failed, or its outcome is unknown; also a declined confirmation
+    2  usage or input: bad options, unknown user/org/profile, no terminal to confirm on without --yes,
+       an output file that already exists
+    3  connection or authentication: Grafana unreachable, TLS, bad credential, permission denied on a read
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from gtool.access.roles import Plan, Result
+    from gtool.grafana.client import GrafanaClient
+    from gtool.grafana.models import Org
+    from gtool.profiles import Connection
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONNECTION = 0, 1, 2, 3
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok (also 'already had it'); 1 change refused or failed (synced user, read-only "
+    "profile, Grafana said no, declined); 2 usage or input (unknown user/org, no terminal and no --yes); "
+    "3 connection or authentication problem."
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Exit(Exception):
+    """A one-line error with its exit code, raised inside a command and printed by `_handled`."""
+
+    def __init__(self, code: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+
+
+def die(code: int, message: str, hint: str | None = None) -> NoReturn:
+    click.echo(f"gtool: {message}" + (f" ({hint})" if hint else ""), err=True)
+    sys.exit(code)
+
+
+def warn(message: str) -> None:
+    click.echo(f"gtool: warning: {message}", err=True)
+
+
+# --- options -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opts:
+    """The options every Grafana-facing command takes."""
+
+    profile: str | None
+    url: str | None
+    as_user: str | None
+    fmt: str | None
+    yes: bool
+    dry_run: bool
+    ca_bundle: str | None
+    insecure: bool
+
+
+_GLOBAL = ("profile", "url", "as_user", "fmt", "yes", "dry_run", "ca_bundle", "insecure")
+
+
+def global_options(fn: F) -> F:
+    """Add the shared options and pass them to the command as one `Opts` named ``opts``."""
+    options = [
+        click.option(
+            "--profile", metavar="NAME", help="Profile from the gtool config file (default: its default)."
+        ),
+        click.option("--url", metavar="URL", help="Grafana base URL for this run (overrides the profile)."),
+        click.option(
+            "--user",
+            "as_user",
+            metavar="LOGIN",
+            help="Basic-auth login for this run. Secrets come only from GRAFANA_PASSWORD / GRAFANA_TOKEN "
+            "or the profile's secret reference, never from a flag.",
+        ),
+        click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), help="Output format."),
+        click.option(
+            "--yes", "-y", is_flag=True, help="Do not ask before a change (needed without a terminal)."
+        ),
+        click.option(
+            "--dry-run", is_flag=True, help="Print the exact HTTP calls a change would send; send none."
+        ),
+        click.option(
+            "--ca-bundle", type=click.Path(dir_okay=False), help="CA certificates to verify Grafana with."
+        ),
+        click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns every time)."),
+    ]
+
+    def wrapper(**kwargs: Any) -> Any:
+        opts = Opts(**{k: kwargs.pop(k) for k in _GLOBAL})
+        return fn(opts=opts, **kwargs)
+
+    # functools.wraps also copies __click_params__: the command's own options and arguments survive
+    wrapper = functools.wraps(fn)(wrapper)
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+# --- errors ------------------------------------------------------------------------------------------
+
+
+def _exit_for(exc: Exception) -> Exit | None:
+    """The exit for an exception from the core, or None if it is not one we know (a bug: let it show)."""
+    from gtool.grafana.errors import (
+        AuthenticationFailed,
+        ConfigurationError,
+        GrafanaError,
+        HTTPStatusError,
+        NotFound,
+        PermissionDenied,
+        TransportError,
+    )
+    from gtool.profiles import ProfileError
+
+    if isinstance(exc, Exit):
+        return exc
+    if isinstance(exc, ProfileError):
+        where = f"{exc.path}:{exc.line}: " if exc.path and exc.line else f"{exc.path}: " if exc.path else ""
+        return Exit(EXIT_USAGE, where + exc.message, exc.hint or None)
+    if isinstance(exc, NotFound):
+        return Exit(EXIT_USAGE, f"not found: {exc}", "check the login, email, id or org name")
+    if isinstance(exc, ConfigurationError):
+        return Exit(EXIT_USAGE, str(exc), exc.hint or None)
+    if isinstance(exc, TransportError | AuthenticationFailed | PermissionDenied):
+        return Exit(EXIT_CONNECTION, str(exc), exc.hint or None)
+    if isinstance(exc, HTTPStatusError):
+        return Exit(EXIT_CONNECTION, str(exc), exc.hint or None)
+    if isinstance(exc, GrafanaError):
+        return Exit(EXIT_CONNECTION, str(exc), exc.hint or None)
+    if isinstance(exc, ValueError):
+        return Exit(EXIT_USAGE, str(exc))
+    return None
+
+
+@contextmanager
+def _handled() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        known = _exit_for(exc)
+        if known is None:
+            raise
+        die(known.code, known.message, known.hint)
+
+
+# --- connecting --------------------------------------------------------------------------------------
+
+
+def _connection(opts: Opts, environ: Mapping[str, str] | None = None) -> Connection:
+    from dataclasses import replace
+
+    from gtool import profiles
+
+    env = dict(os.environ if environ is None else environ)
+    # flags for one run behave exactly like the GRAFANA_* overrides the profile module documents
+    if opts.url:
+        env["GRAFANA_URL"] = opts.url
+    if opts.as_user:
+        env["GRAFANA_USER"] = opts.as_user
+    conn = profiles.resolve(opts.profile, env)
+    if opts.ca_bundle or opts.insecure:
+        if opts.ca_bundle and opts.insecure:
+            raise Exit(EXIT_USAGE, "--ca-bundle and --insecure contradict each other", "choose one")
+        conn = replace(conn, ca_bundle=opts.ca_bundle, insecure=opts.insecure)
+    for w in conn.warnings:
+        warn(w)
+    return conn
+
+
+def _client(conn: Connection) -> GrafanaClient:
+    from gtool.grafana.client import GrafanaClient
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client = GrafanaClient(conn.url, **conn.client_kwargs())
+    for w in caught:  # one clean line instead of Python's file:line warning format
+        warn(str(w.message))
+    return client
+
+
+@contextmanager
+def connected(opts: Opts) -> Iterator[tuple[Connection, GrafanaClient]]:
+    conn = _connection(opts)
+    client = _client(conn)
+    try:
+        yield conn, client
+    finally:
+        client.close()
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: str | None) -> None:
+    """Rows as an aligned table (default), a JSON array, or CSV with a header."""
+    if fmt == "json":
+        click.echo(json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=2, default=str))
+        return
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow(
+                [
+                    "true" if r.get(c) is True else "false" if r.get(c) is False else _cell(r.get(c))
+                    for c in columns
+                ]
+            )
+        click.echo(out.getvalue(), nl=False)
+        return
+    cells = [[c.upper() for c in columns]] + [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def emit_record(record: Mapping[str, Any], fmt: str | None) -> None:
+    """One object: ``key  value`` lines, a JSON object, or a two-column CSV."""
+    if fmt == "json":
+        click.echo(json.dumps(record, indent=2, default=str))
+    else:
+        emit([{"field": k, "value": v} for k, v in record.items()], ["field", "value"], fmt)
+
+
+# --- lookups -----------------------------------------------------------------------------------------
+
+
+def _org(client: GrafanaClient, ref: str) -> Org:
+    """An org by id or exact name; a token that may not read other orgs gets its own org if it matches."""
+    from gtool.access.roles import resolve_org
+    from gtool.grafana.errors import PermissionDenied
+
+    try:
+        return resolve_org(client, ref)
+    except PermissionDenied:
+        current = client.current_org()
+        if ref in (str(current.id), current.name):
+            return current
+        raise Exit(
+            EXIT_USAGE,
+            f"org {ref!r} is not visible to this credential",
+            f"it acts in org {current.id} {current.name!r} only",
+        ) from None
+
+
+# --- register ----------------------------------------------------------------------------------------
+
+
+def register(main: click.Group) -> None:
+    """Add the access commands to ``gtool``'s main group."""
+    for command in (whoami, users, orgs, role, admin, inventory, audit, profile):
+        main.add_command(command)
+
+
+# --- whoami ------------------------------------------------------------------------------------------
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@global_options
+def whoami(opts: Opts) -> None:
+    """Who this connection is, where, and what it may do."""
+    with _handled(), connected(opts) as (conn, client):
+        caps = client.capabilities()
+        record = {
+            "url": conn.url,
+            "profile": conn.profile,
+            "login": caps.identity.login,
+            "auth": caps.auth_kind,
+            "service_account": caps.is_service_account,
+            "grafana_admin": caps.is_grafana_admin,
+            "org_id": caps.org_id,
+            "org_name": caps.org_name,
+            "org_role": caps.org_role,
+            "cloud": caps.is_cloud,
+            "version": caps.version,
+            "read_only": conn.read_only,
+        }
+        if opts.fmt is None:
+            click.echo(caps.summary())
+        else:
+            emit_record(record, opts.fmt)
+
+
+# --- users -------------------------------------------------------------------------------------------
+
+USER_COLUMNS = ["id", "login", "email", "name", "auth", "grafana_admin", "disabled"]
+
+
+@click.group()
+def users() -> None:
+    """List and show users."""
+
+
+@users.command("ls", epilog=EXIT_CODES_HELP)
+@global_options
+@click.option(
+    "--org", "org_ref", metavar="ORG", help="Only members of this org (id or exact name); adds their role."
+)
+@click.option("--query", "-q", default="", help="Server-side search on login, email and name.")
+@click.option(
+    "--synced",
+    "origin",
+    flag_value="synced",
+    help="Only users who sign in through a provider (SAML, LDAP, OAuth …).",
+)
+@click.option("--local", "origin", flag_value="local", help="Only users without an external login.")
+@click.option("--admins", is_flag=True, help="Only Grafana server admins.")
+@click.option("--disabled", is_flag=True, help="Only disabled users.")
+def users_ls(
+    opts: Opts, org_ref: str | None, query: str, origin: str | None, admins: bool, disabled: bool
+) -> None:
+    """List users (every user, or the members of one org)."""
+    from gtool.grafana.errors import PermissionDenied
+
+    with _handled(), connected(opts) as (_conn, client):
+        org = _org(client, org_ref) if org_ref else None
+        members = {m.user_id: m for m in client.iter_org_users(org.id, query)} if org else None
+        rows: list[dict[str, Any]] = []
+        try:
+            for u in client.iter_users(query):
+                if members is None or u.id in members:
+                    rows.append(
+                        {
+                            "id": u.id,
+                            "login": u.login,
+                            "email": u.email,
+                            "name": u.name,
+                            "auth": list(u.auth_labels),
+                            "grafana_admin": u.is_admin,
+                            "disabled": u.is_disabled,
+                        }
+                    )
+        except PermissionDenied:
+            # a token or org admin cannot search all users: the members of an org are what it can see
+            if org is None or members is None:
+                org = client.current_org()
+                members = {m.user_id: m for m in client.iter_org_users(None, query)}
+            warn(f"this credential cannot list all users; showing the members of org {org.id} {org.name!r}")
+            rows = [
+                {
+                    "id": m.user_id,
+                    "login": m.login,
+                    "email": m.email,
+                    "name": m.name,
+                    "auth": list(m.auth_labels),
+                    "grafana_admin": None,
+                    "disabled": m.is_disabled,
+                }
+                for m in members.values()
+            ]
+        columns = list(USER_COLUMNS)
+        if members is not None and org_ref:
+            columns += ["role", "role_synced"]
+            for r in rows:
+                m = members[r["id"]]
+                r["role"], r["role_synced"] = m.role, m.is_externally_synced
+        keep = [
+            r
+            for r in rows
+            if (origin is None or bool(r["auth"]) == (origin == "synced"))
+            and (not admins or r["grafana_admin"])
+            and (not disabled or r["disabled"])
+        ]
+        emit(keep, columns, opts.fmt)
+
+
+@users.command("show", epilog=EXIT_CODES_HELP)
+@global_options
+@click.argument("user")
+def users_show(opts: Opts, user: str) -> None:
+    """One user (login, email or numeric id): profile, sync status and org roles."""
+    from gtool.access.roles import resolve_user
+    from gtool.grafana.errors import PermissionDenied
+
+    with _handled(), connected(opts) as (_conn, client):
+        try:
+            p = resolve_user(client, user)
+        except PermissionDenied:
+            _show_member(client, user, opts.fmt)  # a token (Grafana Cloud) sees its own org only
+            return
+        memberships = client.user_orgs(p.id)
+        record: dict[str, Any] = {
+            "id": p.id,
+            "login": p.login,
+            "email": p.email,
+            "name": p.name,
+            "auth": list(p.auth_labels),
+            "externally_synced": p.is_externally_synced,
+            "grafana_admin": p.is_grafana_admin,
+            "grafana_admin_synced": p.is_grafana_admin_externally_synced,
+            "disabled": p.is_disabled,
+            "orgs": [{"org_id": m.org_id, "name": m.name, "role": m.role} for m in memberships],
+        }
+        _emit_user(record, opts.fmt)
+
+
+def _show_member(client: GrafanaClient, user: str, fmt: str | None) -> None:
+    org = client.current_org()
+    m = client.find_org_user(None, user)
+    if m is None:
+        raise Exit(
+            EXIT_USAGE, f"no user {user!r} in org {org.id} {org.name!r}", "the only org this credential sees"
+        )
+    warn(f"this credential cannot read users globally; showing {m.login}'s membership of org {org.id} only")
+    record: dict[str, Any] = {
+        "id": m.user_id,
+        "login": m.login,
+        "email": m.email,
+        "name": m.name,
+        "auth": list(m.auth_labels),
+        "externally_synced": m.is_externally_synced,
+        "disabled": m.is_disabled,
+        "orgs": [{"org_id": org.id, "name": org.name, "role": m.role}],
+    }
+    _emit_user(record, fmt)
+
+
+def _emit_user(record: dict[str, Any], fmt: str | None) -> None:
+    if fmt == "json":
+        emit_record(record, "json")
+    elif fmt == "csv":
+        rows = [{"login": record["login"], **o} for o in record["orgs"]]
+        emit(rows, ["login", "org_id", "name", "role"], "csv")
+    else:
+        emit_record({k: v for k, v in record.items() if k != "orgs"}, None)
+        click.echo("")
+        emit(record["orgs"], ["org_id", "name", "role"], None)
+
+
+# --- orgs --------------------------------------------------------------------------------------------
+
+
+@click.group()
+def orgs() -> None:
+    """List orgs and their members."""
+
+
+@orgs.command("ls", epilog=EXIT_CODES_HELP)
+@global_options
+def orgs_ls(opts: Opts) -> None:
+    """Every org (a credential that may not list them sees its own)."""
+    from gtool.grafana.errors import PermissionDenied
+
+    with _handled(), connected(opts) as (_conn, client):
+        try:
+            found = list(client.iter_orgs())
+        except PermissionDenied:
+            found = [client.current_org()]
+            warn("this credential cannot list all orgs; showing its own")
+        emit([{"id": o.id, "name": o.name} for o in found], ["id", "name"], opts.fmt)
+
+
+@orgs.command("members", epilog=EXIT_CODES_HELP)
+@global_options
+@click.argument("org_ref", metavar="ORG")
+def orgs_members(opts: Opts, org_ref: str) -> None:
+    """The members of ORG (id or exact name) with their role and whether it is synced from a provider."""
+    with _handled(), connected(opts) as (_conn, client):
+        org = _org(client, org_ref)
+        rows = [
+            {
+                "user_id": m.user_id,
+                "login": m.login,
+                "email": m.email,
+                "role": m.role,
+                "auth": list(m.auth_labels),
+                "role_synced": m.is_externally_synced,
+            }
+            for m in client.iter_org_users(org.id)
+        ]
+        emit(rows, ["user_id", "login", "email", "role", "auth", "role_synced"], opts.fmt)
+
+
+# --- writes ------------------------------------------------------------------------------------------
+
+
+def _refuse_read_only(conn: Connection, opts: Opts) -> None:
+    if conn.read_only and not opts.dry_run:
+        raise Exit(
+            EXIT_REFUSED,
+            f"profile {conn.profile!r} is read-only: nothing was sent",
+            "use another profile, or remove read_only = true from this one (--dry-run still works)",
+        )
+
+
+def _plan_record(plan: Plan, client: GrafanaClient) -> dict[str, Any]:
+    return {
+        "action": plan.action,
+        "target": plan.target,
+        "before": plan.before,
+        "after": plan.after,
+        "calls": [client.describe(c) for c in plan.calls],
+        "warnings": list(plan.warnings),
+        "blocked": plan.blocked,
+        "noop": plan.noop,
+    }
+
+
+def _confirm(plan: Plan, client: GrafanaClient, opts: Opts) -> None:
+    if opts.yes:
+        return
+    if not sys.stdin.isatty():
+        raise Exit(
+            EXIT_USAGE,
+            f"refusing to {plan.action} {plan.target} without confirmation: there is no terminal to ask on",
+            "pass --yes to confirm, or --dry-run to see the calls",
+        )
+    for line in plan.describe(client):
+        click.echo(line, err=True)
+    if not click.confirm("Send this change?", default=False, err=True):
+        raise Exit(EXIT_REFUSED, "not confirmed: nothing was sent")
+
+
+def _report(result: Result, fmt: str | None) -> int:
+    ok = result.outcome in ("applied", "already")
+    if fmt == "json":
+        record = {
+            "action": result.plan.action,
+            "target": result.plan.target,
+            "before": result.plan.before,
+            "after": result.plan.after,
+            "outcome": result.outcome,
+            "message": result.message,
+            "verified": result.verified,
+        }
+        click.echo(json.dumps(record, indent=2, default=str))
+    elif ok:
+        click.echo(f"{result.outcome}: {result.plan.action} {result.plan.target}: {result.message}")
+    if not ok:
+        click.echo(
+            f"gtool: {result.outcome}: {result.plan.action} {result.plan.target}: {result.message}", err=True
+        )
+    return EXIT_OK if ok else EXIT_REFUSED
+
+
+def run_change(opts: Opts, make_plan: Callable[[GrafanaClient], Plan]) -> None:
+    """Plan, show (--dry-run) or confirm, apply, report, exit: the one path every write takes."""
+    from gtool.access import roles
+
+    with _handled():
+        conn = _connection(opts)
+        _refuse_read_only(conn, opts)
+        client = _client(conn)
+        try:
+            plan = make_plan(client)
+            if opts.dry_run:
+                if opts.fmt == "json":
+                    click.echo(json.dumps(_plan_record(plan, client), indent=2, default=str))
+                else:
+                    for line in plan.describe(client):
+                        click.echo(line)
+                    click.echo("dry run: nothing was sent")
+                sys.exit(EXIT_REFUSED if plan.blocked else EXIT_OK)
+            for w in plan.warnings:
+                warn(w)
+            if not plan.blocked and not plan.noop:
+                _confirm(plan, client, opts)
+            actor = conn.user or ("service account token" if conn.auth_kind == "token" else None)
+            try:
+                result = roles.apply(client, plan, profile=conn.profile, actor=actor)
+            except OSError as exc:
+                raise Exit(
+                    EXIT_REFUSED,
+                    f"{plan.action} {plan.target}: cannot write the audit log ({exc.strerror or exc})",
+                    "the change may have been applied: check with `gtool users show`",
+                ) from None
+        finally:
+            client.close()
+    sys.exit(_report(result, opts.fmt))
+
+
+def _role_arg(role: str | None, command: str) -> str:
+    if not role:
+        raise Exit(EXIT_USAGE, f"`gtool role {command}` needs a ROLE", "Viewer, Editor, Admin or None")
+    return role
+
+
+@click.group()
+def role() -> None:
+    """Change a user's org role: grant (add to the org), set (one PATCH), revoke (remove from the org)."""
+
+
+_force = click.option(
+    "--force", is_flag=True, help="Send even for a user whose role is synced from a login provider."
+)
+
+
+@role.command("grant", epilog=EXIT_CODES_HELP)
+@global_options
+@_force
+@click.argument("user")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("role_name", metavar="ROLE")
+def role_grant(opts: Opts, force: bool, user: str, org_ref: str, role_name: str) -> None:
+    """Add USER to ORG with ROLE (a member gets a role change)."""
+    from gtool.access.roles import plan_grant
+
+    run_change(opts, lambda c: plan_grant(c, user, org_ref, role_name, force=force))
+
+
+@role.command("set", epilog=EXIT_CODES_HELP)
+@global_options
+@_force
+@click.argument("user")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("role_name", metavar="ROLE", required=False)
+def role_set(opts: Opts, force: bool, user: str, org_ref: str, role_name: str | None) -> None:
+    """Change USER's role in ORG to ROLE with one PATCH (memberships, teams and permissions stay).
+
+    A user whose role is synced from SAML/LDAP/OAuth is refused before anything is sent (exit 1), with
+    the fix: skip_org_role_sync = true for the provider, or change the role in the identity provider.
+    """
+    from gtool.access.roles import plan_role_change
+
+    with _handled():
+        chosen = _role_arg(role_name, "set")
+    run_change(opts, lambda c: plan_role_change(c, user, org_ref, chosen, force=force))
+
+
+@role.command("revoke", epilog=EXIT_CODES_HELP)
+@global_options
+@_force
+@click.argument("user")
+@click.argument("org_ref", metavar="ORG")
+def role_revoke(opts: Opts, force: bool, user: str, org_ref: str) -> None:
+    """Remove USER from ORG (the account stays; on Grafana Cloud a last org deletes it: you are warned)."""
+    from gtool.access.roles import plan_revoke
+
+    run_change(opts, lambda c: plan_revoke(c, user, org_ref, force=force))
+
+
+@click.group()
+def admin() -> None:
+    """Turn the Grafana server admin flag on or off."""
+
+
+@admin.command("grant", epilog=EXIT_CODES_HELP)
+@global_options
+@_force
+@click.argument("user")
+def admin_grant(opts: Opts, force: bool, user: str) -> None:
+    """Make USER a Grafana server admin."""
+    from gtool.access.roles import plan_grafana_admin
+
+    run_change(opts, lambda c: plan_grafana_admin(c, user, True, force=force))
+
+
+@admin.command("revoke", epilog=EXIT_CODES_HELP)
+@global_options
+@_force
+@click.argument("user")
+def admin_revoke(opts: Opts, force: bool, user: str) -> None:
+    """Take the Grafana server admin flag away from USER."""
+    from gtool.access.roles import plan_grafana_admin
+
+    run_change(opts, lambda c: plan_grafana_admin(c, user, False, force=force))
+
+
+# --- inventory ---------------------------------------------------------------------------------------
+
+
+@click.group()
+def inventory() -> None:
+    """Who has access to what, exported."""
+
+
+def _write_new(path: str, text: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise Exit(
+            EXIT_USAGE, f"{path} already exists: not overwriting it", "choose another --output"
+        ) from None
+    except OSError as exc:
+        raise Exit(EXIT_USAGE, f"cannot create {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+@inventory.command("export", epilog=EXIT_CODES_HELP)
+@global_options
+@click.option(
+    "--table",
+    type=click.Choice(["memberships", "users", "orgs", "teams"]),
+    default="memberships",
+    show_default=True,
+    help="Which table --format csv writes (JSON holds all four).",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="Write to a new file (never overwritten)."
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Orgs read at once."
+)
+@click.option("--no-teams", is_flag=True, help="Skip teams and their external groups (faster).")
+def inventory_export(opts: Opts, table: str, output: str | None, workers: int, no_teams: bool) -> None:
+    """Every user, org, membership and team (JSON by default, or one table as CSV)."""
+    from gtool.access import inventory as inv
+
+    with _handled():
+        if opts.fmt == "table":
+            raise Exit(EXIT_USAGE, "inventory export writes json or csv", "use --format json or --format csv")
+        if output and os.path.exists(output):  # before reading thousands of users, not after
+            raise Exit(EXIT_USAGE, f"{output} already exists: not overwriting it", "choose another --output")
+        with connected(opts) as (_conn, client):
+
+            def progress(p: inv.Progress) -> None:
+                if sys.stderr.isatty():
+                    click.echo(f"\rread {p.done}/{p.total} orgs", err=True, nl=False)
+
+            data = inv.collect(client, workers=workers, teams=not no_teams, progress=progress)
+        if sys.stderr.isatty():
+            click.echo("", err=True)
+        text = inv.to_csv(data, table) if opts.fmt == "csv" else inv.to_json(data) + "\n"  # type: ignore[arg-type]
+        if output:
+            _write_new(output, text)
+            click.echo(f"wrote {output}", err=True)
+        else:
+            click.echo(text, nl=False)
+
+
+# --- audit -------------------------------------------------------------------------------------------
+
+AUDIT_COLUMNS = ["time", "profile", "actor", "action", "target", "before", "after", "outcome", "detail"]
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--tail", "n", type=click.IntRange(0), default=20, show_default=True, help="Show the last N entries."
+)
+@click.option("--profile", help="Only writes made through this profile.")
+@click.option("--action", help="Only this action (change-role, grant, revoke, grafana-admin).")
+@click.option("--target", help="Only targets containing this text (case-insensitive).")
+@click.option("--outcome", type=click.Choice(["applied", "already", "refused", "failed", "ambiguous"]))
+@click.option("--since", metavar="TIME", help="ISO time (UTC), e.g. 2026-01-31 or 2026-01-31T12:00.")
+@click.option("--until", metavar="TIME", help="ISO time (UTC), exclusive.")
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="Audit log (default: XDG state dir).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), help="Output format.")
+def audit(
+    n: int,
+    profile: str | None,
+    action: str | None,
+    target: str | None,
+    outcome: str | None,
+    since: str | None,
+    until: str | None,
+    path: str | None,
+    fmt: str | None,
+) -> None:
+    """The audit log of changes made with gtool (every write, its outcome, before and after)."""
+    from pathlib import Path
+
+    from gtool.access import audit as log_mod
+
+    with _handled():
+        try:
+            log = log_mod.tail(
+                n,
+                Path(path) if path else None,
+                profile=profile,
+                action=action,
+                target=target,
+                outcome=outcome,
+                since=since,
+                until=until,
+            )
+        except OSError as exc:
+            raise Exit(EXIT_USAGE, f"cannot read the audit log: {exc.strerror or exc}") from None
+        for problem in log.problems:
+            warn(problem)
+        rows = [
+            {
+                "time": e.time,
+                "profile": e.profile,
+                "url": e.url,
+                "actor": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "before": e.before,
+                "after": e.after,
+                "outcome": e.outcome,
+                "detail": e.detail,
+            }
+            for e in log.entries
+        ]
+        columns = AUDIT_COLUMNS if fmt != "json" else ["time", "url", *AUDIT_COLUMNS[1:]]
+        emit(rows, columns, fmt)
+
+
+# --- profiles ----------------------------------------------------------------------------------------
+
+
+@click.group()
+def profile() -> None:
+    """Connection profiles in ~/.config/gtool/config.toml (secrets stay where they are: env, command …)."""
+
+
+@profile.command("add", epilog=EXIT_CODES_HELP)
+@click.argument("name")
+@click.option("--url", required=True, help="Grafana base URL (a sub-path is fine).")
+@click.option("--auth", type=click.Choice(["basic", "token"]), required=True)
+@click.option("--user", help="Login for basic auth.")
+@click.option(
+    "--secret",
+    "secret_ref",
+    required=True,
+    help="Where the secret lives: env:VAR, command:CMD, keyring:service/user or file:/path (0600).",
+)
+@click.option("--ca-bundle", type=click.Path(dir_okay=False))
+@click.option("--insecure", is_flag=True)
+@click.option("--read-only", is_flag=True, help="Refuse every write made through this profile.")
+@click.option("--default-org", help="Org id or name commands act in by default.")
+@click.option("--default", "make_default", is_flag=True, help="Make it the profile used when none is given.")
+@click.option("--overwrite", is_flag=True, help="Replace a profile of the same name.")
+def profile_add(
+    name: str,
+    url: str,
+    auth: str,
+    user: str | None,
+    secret_ref: str,
+    ca_bundle: str | None,
+    insecure: bool,
+    read_only: bool,
+    default_org: str | None,
+    make_default: bool,
+    overwrite: bool,
+) -> None:
+    """Add profile NAME (the secret is stored as a reference, never as the secret itself)."""
+    from gtool import profiles
+
+    with _handled():
+        org: int | str | None = int(default_org) if default_org and default_org.isdigit() else default_org
+        p = profiles.Profile(
+            name=name,
+            url=url,
+            auth="token" if auth == "token" else "basic",
+            secret=secret_ref,
+            user=user,
+            ca_bundle=ca_bundle,
+            insecure=insecure,
+            read_only=read_only,
+            default_org=org,
+        )
+        for w in profiles.add(p, overwrite=overwrite):
+            warn(w)
+        if make_default:
+            profiles.set_default(name)
+        click.echo(f"profile {name!r} saved in {profiles.default_path()}")
+
+
+def _profile_row(p: Any, default: str | None) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "default": p.name == default,
+        "url": p.url,
+        "auth": p.auth,
+        "user": p.user,
+        "secret": p.secret,
+        "read_only": p.read_only,
+        "ca_bundle": p.ca_bundle,
+        "insecure": p.insecure,
+        "default_org": p.default_org,
+    }
+
+
+@profile.command("list", epilog=EXIT_CODES_HELP)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]))
+def profile_list(fmt: str | None) -> None:
+    """Every profile (secret references shown, secrets never resolved)."""
+    from gtool import profiles
+
+    with _handled():
+        loaded = profiles.load()
+        for w in loaded.warnings:
+            warn(w)
+        rows = [_profile_row(p, loaded.default) for p in loaded.profiles.values()]
+        emit(rows, ["name", "default", "url", "auth", "user", "secret", "read_only"], fmt)
+
+
+@profile.command("show", epilog=EXIT_CODES_HELP)
+@click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]))
+def profile_show(name: str | None, fmt: str | None) -> None:
+    """One profile (default: the default one) and which GRAFANA_* variables override it for this run."""
+    from gtool import profiles
+
+    with _handled():
+        loaded = profiles.load()
+        for w in loaded.warnings:
+            warn(w)
+        name = name or loaded.default
+        if name is None or name not in loaded.profiles:
+            known = ", ".join(loaded.profiles) or "none yet"
+            raise Exit(
+                EXIT_USAGE,
+                f"no profile named {name!r}" if name else "no default profile",
+                f"profiles: {known}",
+            )
+        record = _profile_row(loaded.profiles[name], loaded.default)
+        # names only: the values of GRAFANA_PASSWORD / GRAFANA_TOKEN are secrets
+        record["overridden_by"] = [k for k in profiles.ENV_OVERRIDES if os.environ.get(k)]
+        emit_record(record, fmt)
+
+
+@profile.command("remove", epilog=EXIT_CODES_HELP)
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask (needed without a terminal).")
+def profile_remove(name: str, yes: bool) -> None:
+    """Delete profile NAME from the config file (comments and other profiles stay)."""
+    from gtool import profiles
+
+    with _handled():
+        profiles.get(name)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise Exit(
+                    EXIT_USAGE, f"refusing to remove profile {name!r} without confirmation", "pass --yes"
+                )
+            if not click.confirm(f"Remove profile {name!r}?", default=False, err=True):
+                raise Exit(EXIT_REFUSED, "not confirmed: nothing removed")
+        profiles.remove(name)
+        click.echo(f"profile {name!r} removed")
+
+
+@profile.command("test", epilog=EXIT_CODES_HELP)
+@global_options
+@click.argument("name", required=False)
+def profile_test(opts: Opts, name: str | None) -> None:
+    """Connect with profile NAME (or --profile, or the default) and say who it is and what it may do."""
+    from dataclasses import replace
+
+    with _handled():
+        opts = replace(opts, profile=name or opts.profile)
+        with connected(opts) as (conn, client):
+            caps = client.capabilities()
+            if opts.fmt is None:
+                click.echo(f"ok: {caps.summary()}")
+                for key, src in conn.sources.items():
+                    click.echo(f"  {key} from {src}")
+            else:
+                emit_record({"ok": True, "summary": caps.summary(), **conn.sources}, opts.fmt)
