@@ -1,4 +1,4 @@
-"""``gtool whoami | users | orgs | role | admin | inventory | audit | profile``: the scripting CLI.
+"""``gtool whoami | users | orgs | role | admin | user | inventory | audit | profile``, ``gtool saml drift``.
 
 Registered on the main group by ``register(main)``. Only click and the standard library are imported
 here at import time: the client (httpx), profiles (tomlkit) and access modules are imported inside the
@@ -31,10 +31,16 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from gtool.access.bulk import BulkFileError, BulkPlan, BulkReport, Row
+    from gtool.access.provision import PasswordDelivery, ProvisionPlan, ProvisionResult
     from gtool.access.roles import Plan, Result
     from gtool.grafana.client import GrafanaClient
     from gtool.grafana.models import Org
     from gtool.profiles import Connection
+    from gtool.saml.assertion import Attribute
+    from gtool.saml.mapping import Outcome as MappingOutcome
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONNECTION = 0, 1, 2, 3
 
@@ -285,8 +291,11 @@ def _org(client: GrafanaClient, ref: str) -> Org:
 
 def register(main: click.Group) -> None:
     """Add the access commands to ``gtool``'s main group."""
-    for command in (whoami, users, orgs, role, admin, inventory, audit, profile):
+    for command in (whoami, users, orgs, role, admin, user, inventory, audit, profile):
         main.add_command(command)
+    saml = main.commands.get("saml")
+    if isinstance(saml, click.Group):  # `saml drift` needs a connection, so it lives here
+        saml.add_command(saml_drift)
 
 
 # --- whoami ------------------------------------------------------------------------------------------
@@ -976,3 +985,603 @@ def profile_test(opts: Opts, name: str | None) -> None:
                     click.echo(f"  {key} from {src}")
             else:
                 emit_record({"ok": True, "summary": caps.summary(), **conn.sources}, opts.fmt)
+
+
+# --- user provisioning -------------------------------------------------------------------------------
+
+
+@click.group()
+def user() -> None:
+    """Create, disable, enable and delete user accounts (Grafana Cloud: create is an org invite)."""
+
+
+def _is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirm_provision(plan: ProvisionPlan, client: GrafanaClient, opts: Opts) -> None:
+    """--yes goes ahead; a terminal asks (a destructive plan: type the login); no terminal refuses."""
+    if opts.yes:
+        return
+    if not _is_terminal():
+        raise Exit(
+            EXIT_USAGE,
+            f"refusing to {plan.action} {plan.target} without confirmation: there is no terminal to ask on",
+            "pass --yes to confirm, or --dry-run to see the calls",
+        )
+    for line in plan.describe(client):
+        click.echo(line, err=True)
+    if plan.destructive:
+        typed = click.prompt(
+            f"This cannot be undone. Type the login {plan.target!r} to confirm",
+            default="",
+            show_default=False,
+            err=True,
+        )
+        if typed.strip() != plan.target:
+            raise Exit(EXIT_REFUSED, "not confirmed (the login typed did not match): nothing was sent")
+    elif not click.confirm("Send this change?", default=False, err=True):
+        raise Exit(EXIT_REFUSED, "not confirmed: nothing was sent")
+
+
+def _report_provision(result: ProvisionResult, fmt: str | None) -> int:
+    ok = result.outcome in ("applied", "already")
+    shown = result.password.reveal() if result.password is not None else None
+    if fmt == "json":
+        record: dict[str, Any] = {
+            "action": result.plan.action,
+            "target": result.plan.target,
+            "before": result.plan.before,
+            "after": result.plan.after,
+            "outcome": result.outcome,
+            "message": result.message,
+            "verified": result.verified,
+        }
+        if shown is not None:  # --show-password asked for it: the one place it is ever printed
+            record["password"] = shown
+        click.echo(json.dumps(record, indent=2, default=str))
+    elif ok:
+        click.echo(f"{result.outcome}: {result.plan.action} {result.plan.target}: {result.message}")
+        if shown is not None:
+            click.echo(f"password: {shown}")
+            warn("the password is shown once and not stored anywhere: hand it over now")
+    if not ok:
+        click.echo(
+            f"gtool: {result.outcome}: {result.plan.action} {result.plan.target}: {result.message}", err=True
+        )
+    return EXIT_OK if ok else EXIT_REFUSED
+
+
+def run_provision(
+    opts: Opts,
+    make_plan: Callable[[GrafanaClient], ProvisionPlan],
+    check: Callable[[ProvisionPlan], None] | None = None,
+) -> None:
+    """`run_change` for account-level plans: plan, --dry-run or confirm, apply, report, exit.
+
+    `check` may turn a plan into a usage error (an unknown user, a missing password delivery) before
+    anything is shown or sent.
+    """
+    from gtool.access import provision
+
+    with _handled():
+        conn = _connection(opts)
+        _refuse_read_only(conn, opts)
+        client = _client(conn)
+        try:
+            plan = make_plan(client)
+            if check is not None:
+                check(plan)
+            if opts.dry_run:
+                if opts.fmt == "json":
+                    record = {
+                        "action": plan.action,
+                        "target": plan.target,
+                        "before": plan.before,
+                        "after": plan.after,
+                        "calls": [client.describe(c) for c in plan.calls],
+                        "warnings": list(plan.warnings),
+                        "blocked": plan.blocked,
+                        "noop": plan.noop,
+                        "destructive": plan.destructive,
+                    }
+                    click.echo(json.dumps(record, indent=2, default=str))
+                else:
+                    for line in plan.describe(client):
+                        click.echo(line)
+                    click.echo("dry run: nothing was sent")
+                sys.exit(EXIT_REFUSED if plan.blocked else EXIT_OK)
+            for w in plan.warnings:
+                warn(w)
+            if not plan.blocked and not plan.noop:
+                _confirm_provision(plan, client, opts)
+            actor = conn.user or ("service account token" if conn.auth_kind == "token" else None)
+            try:
+                result = provision.apply_provision(client, plan, profile=conn.profile, actor=actor)
+            except OSError as exc:
+                raise Exit(
+                    EXIT_REFUSED,
+                    f"{plan.action} {plan.target}: cannot write the audit log ({exc.strerror or exc})",
+                    "the change may have been applied: check with `gtool users show`",
+                ) from None
+        finally:
+            client.close()
+    sys.exit(_report_provision(result, opts.fmt))
+
+
+def _must_exist(plan: ProvisionPlan) -> None:
+    from gtool.access.provision import NO_SUCH_USER
+
+    if plan.noop == NO_SUCH_USER:
+        raise Exit(EXIT_USAGE, f"not found: no user {plan.target!r}", "check the login, email or id")
+
+
+def _delivery(
+    password_file: str | None, password_command: str | None, show_password: bool
+) -> PasswordDelivery | None:
+    import shlex
+
+    from gtool.access.provision import PasswordDelivery
+
+    given = [x for x in (password_file, password_command, show_password or None) if x is not None]
+    if len(given) > 1:
+        raise Exit(
+            EXIT_USAGE,
+            "give exactly one of --password-file, --password-command and --show-password",
+            "the password is delivered once, to one place",
+        )
+    if password_file is not None:
+        delivery = PasswordDelivery.to_file(password_file)
+        if (why := delivery.problem()) is not None:  # before connecting, certainly before creating
+            raise Exit(EXIT_USAGE, why)
+        return delivery
+    if password_command is not None:
+        try:
+            argv = shlex.split(password_command)
+        except ValueError as exc:
+            raise Exit(EXIT_USAGE, f"--password-command: {exc}") from None
+        if not argv:
+            raise Exit(EXIT_USAGE, "--password-command is empty", "e.g. 'vault kv put secret/x password=-'")
+        return PasswordDelivery.to_command(argv)
+    return PasswordDelivery.show() if show_password else None
+
+
+@user.command("create", epilog=EXIT_CODES_HELP)
+@global_options
+@click.argument("login")
+@click.option("--email", default="", help="The user's email (Grafana Cloud: the invite goes here).")
+@click.option("--name", default="", help="Display name.")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False),
+    help="Write the generated password to this NEW file (created 0600; refused if it exists).",
+)
+@click.option(
+    "--password-command",
+    metavar="CMD",
+    help="Pipe the generated password to CMD's stdin (split like a shell would, run without one), "
+    "e.g. 'vault kv put secret/grafana/jane password=-'.",
+)
+@click.option("--show-password", is_flag=True, help="Print the generated password once on standard output.")
+@click.option(
+    "--role",
+    "role_name",
+    default="Viewer",
+    show_default=True,
+    help="Grafana Cloud: the org role of the invite.",
+)
+def user_create(
+    opts: Opts,
+    login: str,
+    email: str,
+    name: str,
+    password_file: str | None,
+    password_command: str | None,
+    show_password: bool,
+    role_name: str,
+) -> None:
+    """Create local user LOGIN with a generated strong password, delivered exactly once.
+
+    Give exactly one of --password-file, --password-command or --show-password: the password is
+    never printed otherwise, never logged and never stored by gtool. The file or command gets it
+    before the account is created. On Grafana Cloud users sign in through grafana.com or SSO, so
+    this sends an org invite (to --email, or LOGIN) instead, and no password is made.
+    """
+    from gtool.access.provision import plan_create_user
+
+    with _handled():
+        delivery = _delivery(password_file, password_command, show_password)
+
+    def check(plan: ProvisionPlan) -> None:
+        if plan.action == "create-user" and delivery is None and not plan.noop:
+            raise Exit(
+                EXIT_USAGE,
+                "say where the generated password goes",
+                "give one of --password-file NEW_FILE, --password-command CMD or --show-password",
+            )
+        if plan.action == "invite" and delivery is not None:
+            warn("Grafana Cloud: no password is generated for an invite; the delivery option is unused")
+
+    run_provision(
+        opts,
+        lambda c: plan_create_user(c, login, email=email, name=name, delivery=delivery, role=role_name),
+        check,
+    )
+
+
+@user.command("disable", epilog=EXIT_CODES_HELP)
+@global_options
+@click.argument("user_ref", metavar="USER")
+def user_disable(opts: Opts, user_ref: str) -> None:
+    """Disable USER and end all their sessions (reversible with `gtool user enable`)."""
+    from gtool.access.provision import plan_disable
+
+    run_provision(opts, lambda c: plan_disable(c, user_ref), _must_exist)
+
+
+@user.command("enable", epilog=EXIT_CODES_HELP)
+@global_options
+@click.argument("user_ref", metavar="USER")
+def user_enable(opts: Opts, user_ref: str) -> None:
+    """Enable a disabled USER again."""
+    from gtool.access.provision import plan_enable
+
+    run_provision(opts, lambda c: plan_enable(c, user_ref), _must_exist)
+
+
+@user.command("remove-from-orgs", epilog=EXIT_CODES_HELP)
+@global_options
+@click.argument("user_ref", metavar="USER")
+def user_remove_from_orgs(opts: Opts, user_ref: str) -> None:
+    """Remove USER from every org (the account stays). DESTRUCTIVE: on a terminal, type the login."""
+    from gtool.access.provision import plan_remove_from_orgs
+
+    run_provision(opts, lambda c: plan_remove_from_orgs(c, user_ref), _must_exist)
+
+
+@user.command("delete", epilog=EXIT_CODES_HELP)
+@global_options
+@click.argument("user_ref", metavar="USER")
+def user_delete(opts: Opts, user_ref: str) -> None:
+    """Delete USER's account with its memberships, teams and tokens. DESTRUCTIVE: on a terminal, type
+    the login to confirm (--yes skips that). An unknown user is "already gone" (exit 0)."""
+    from gtool.access.provision import plan_delete
+
+    run_provision(opts, lambda c: plan_delete(c, user_ref))
+
+
+# --- bulk role changes -------------------------------------------------------------------------------
+
+BULK_COLUMNS = ["source", "user", "org", "role", "status", "attempts", "message"]
+
+
+def _bulk_file_error(exc: BulkFileError) -> NoReturn:
+    for problem in exc.problems[:-1]:
+        click.echo(f"gtool: {problem}", err=True)
+    die(EXIT_USAGE, exc.problems[-1] if exc.problems else str(exc), "nothing was sent")
+
+
+def _default_snapshot() -> Path:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from gtool.access.audit import default_path
+
+    folder = default_path().parent / "snapshots"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return Path(folder) / f"role-apply-{stamp}.json"
+
+
+def _confirm_bulk(bulk: BulkPlan, opts: Opts, what: str) -> None:
+    if opts.yes:
+        return
+    if not _is_terminal():
+        raise Exit(
+            EXIT_USAGE,
+            f"refusing to {what} without confirmation: there is no terminal to ask on",
+            "pass --yes to confirm, or --dry-run to see the calls",
+        )
+    if not click.confirm(f"Apply {len(bulk.changes)} change(s)?", default=False, err=True):
+        raise Exit(EXIT_REFUSED, "not confirmed: nothing was sent")
+
+
+def _run_bulk(
+    opts: Opts, rows: list[Row], force: bool, workers: int, snapshot: Path | None, what: str
+) -> None:
+    """Plan every row, print the diff, confirm, apply on `workers` threads, print each row, exit."""
+    from gtool.access import bulk
+
+    with _handled():
+        conn = _connection(opts)
+        _refuse_read_only(conn, opts)
+        client = _client(conn)
+        try:
+            plan = bulk.plan_rows(client, rows, force=force, workers=workers)
+            for line in plan.summary():
+                click.echo(line, err=opts.fmt == "json")
+            clean = plan.count("blocked") == 0 and plan.count("error") == 0
+            if opts.dry_run:
+                _print_bulk_calls(plan, client, opts.fmt)
+                click.echo("dry run: nothing was sent", err=opts.fmt == "json")
+                sys.exit(EXIT_OK if clean else EXIT_REFUSED)
+            if not plan.changes:
+                click.echo("nothing to change: nothing was sent", err=opts.fmt == "json")
+                sys.exit(EXIT_OK if clean else EXIT_REFUSED)
+            _confirm_bulk(plan, opts, what)
+            actor = conn.user or ("service account token" if conn.auth_kind == "token" else None)
+            try:
+                report = bulk.apply_bulk(
+                    client,
+                    plan,
+                    snapshot=snapshot,
+                    workers=workers,
+                    force=force,
+                    profile=conn.profile,
+                    actor=actor,
+                )
+            except FileExistsError:
+                raise Exit(
+                    EXIT_USAGE, f"{snapshot} already exists: not overwriting it; nothing was sent"
+                ) from None
+            except OSError as exc:
+                raise Exit(
+                    EXIT_USAGE, f"cannot write the snapshot {snapshot}: {exc.strerror or exc}"
+                ) from None
+        finally:
+            client.close()
+        _print_bulk_report(report, opts.fmt)
+    sys.exit(EXIT_OK if report.ok else EXIT_REFUSED)
+
+
+def _print_bulk_calls(plan: BulkPlan, client: GrafanaClient, fmt: str | None) -> None:
+    if fmt == "json":
+        records = [
+            _plan_record(r.plan, client) | {"source": r.row.source} for r in plan.rows if r.plan is not None
+        ]
+        click.echo(json.dumps(records, indent=2, default=str))
+        return
+    for r in plan.changes:
+        assert r.plan is not None
+        for call in r.plan.calls:
+            click.echo(f"  {r.row.source}: {client.describe(call)}")
+
+
+def _print_bulk_report(report: BulkReport, fmt: str | None) -> None:
+    rows = [
+        {
+            "source": r.row.source,
+            "user": r.row.user,
+            "org": r.row.org,
+            "role": r.row.role if r.row.role is not None else "(remove)",
+            "status": r.status,
+            "attempts": r.attempts,
+            "message": r.message,
+        }
+        for r in report.results
+    ]
+    emit(rows, BULK_COLUMNS, fmt)
+    click.echo(report.summary()[0], err=True)
+    if report.snapshot is not None:
+        click.echo(f"snapshot of the prior roles: {report.snapshot}", err=True)
+        click.echo(f"  undo with: gtool role undo {report.snapshot}", err=True)
+    if not report.ok:
+        bad = sum(report.count(s) for s in ("blocked", "failed", "ambiguous"))
+        click.echo(f"gtool: {bad} row(s) blocked, failed or in doubt (see above)", err=True)
+
+
+@role.command("apply", epilog=EXIT_CODES_HELP)
+@global_options
+@_force
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option(
+    "--snapshot",
+    type=click.Path(dir_okay=False),
+    help="Write the prior roles to this NEW file (default: a new file under the XDG state dir).",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Rows sent at once."
+)
+def role_apply(opts: Opts, force: bool, path: str, snapshot: str | None, workers: int) -> None:
+    """Apply the (user, org, role) rows of FILE: CSV with the header user,org,role, or TOML [[change]].
+
+    Prints the diff (what changes, what is already so, what is blocked), asks, writes a snapshot of
+    the prior roles, applies the rows a few at a time (each read back and audited), and prints one line
+    per row. Exit 1 if any row was blocked, failed or is in doubt; `gtool role undo SNAPSHOT` restores.
+    """
+    from pathlib import Path
+
+    from gtool.access import bulk
+
+    with _handled():
+        try:
+            rows = bulk.load_rows(Path(path))
+        except bulk.BulkFileError as exc:
+            _bulk_file_error(exc)
+        if snapshot is not None and os.path.lexists(snapshot):
+            raise Exit(
+                EXIT_USAGE, f"{snapshot} already exists: not overwriting it", "choose another --snapshot"
+            )
+    target = Path(snapshot) if snapshot else (None if opts.dry_run else _default_snapshot())
+    _run_bulk(opts, rows, force, workers, target, f"apply {len(rows)} row(s) from {path}")
+
+
+@role.command("undo", epilog=EXIT_CODES_HELP)
+@global_options
+@_force
+@click.argument("path", metavar="SNAPSHOT", type=click.Path(dir_okay=False))
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Rows sent at once."
+)
+def role_undo(opts: Opts, force: bool, path: str, workers: int) -> None:
+    """Restore the roles a `gtool role apply` snapshot recorded (people it added are removed again)."""
+    from pathlib import Path
+
+    from gtool.access import bulk
+
+    with _handled():
+        try:
+            rows = bulk.load_snapshot(Path(path))
+        except bulk.BulkFileError as exc:
+            _bulk_file_error(exc)
+    _run_bulk(opts, rows, force, workers, None, f"restore {path}")
+
+
+# --- saml drift --------------------------------------------------------------------------------------
+
+
+def _drift_attributes(
+    assertion_input: str | None, attrs: tuple[str, ...], index: int | None
+) -> tuple[Attribute, ...]:
+    from gtool.cli import _load_message, fail
+    from gtool.saml.inputs import InputError, parse_attr_pairs
+
+    if (assertion_input is None) == (not attrs):
+        fail("give either --assertion INPUT or one or more --attr NAME=VALUE", "see gtool saml drift --help")
+    if assertion_input is None:
+        try:
+            return parse_attr_pairs(attrs)
+        except InputError as exc:
+            fail(exc.message, exc.hint)
+    loaded = _load_message(assertion_input, index, (), (), None, False)
+    first = loaded.response.assertion
+    if first is None:
+        fail(f"{loaded.source}: the response holds no readable assertion", "check it with gtool saml inspect")
+    return tuple(first.attributes)
+
+
+def _drift_record(login: str, admin_now: bool | None, outcome: MappingOutcome) -> dict[str, Any]:
+    from gtool.saml.mapping import org_key_text
+
+    sync = outcome.sync
+    admin_next = outcome.grafana_admin
+    admin_changes = (
+        outcome.login_allowed and admin_next is not None and admin_now is not None and admin_next != admin_now
+    )
+    applies = outcome.login_allowed and outcome.role_sync == "applied" and sync is not None and sync.synced
+
+    def keyed(m: Mapping[Any, Any]) -> dict[str, Any]:
+        return {org_key_text(k): v for k, v in m.items()} if applies else {}
+
+    return {
+        "user": login,
+        "login_allowed": outcome.login_allowed,
+        "login_denied_reason": outcome.login_denied_reason,
+        "role_sync": outcome.role_sync,
+        "added": keyed(sync.added) if sync else {},
+        "updated": {k: {"from": a, "to": b} for k, (a, b) in keyed(sync.updated).items()} if sync else {},
+        "removed": keyed(sync.removed) if sync else {},
+        "unchanged": keyed(sync.unchanged) if sync else {},
+        "grafana_admin": {"from": admin_now, "to": admin_next if admin_next is not None else admin_now},
+        "grafana_admin_changes": admin_changes,
+        "notes": list(sync.notes) if sync and applies else [],
+        "changed": bool(applies and sync is not None and (sync.added or sync.updated or sync.removed))
+        or admin_changes,
+    }
+
+
+def _drift_text(record: Mapping[str, Any], org_names: Mapping[int, str]) -> list[str]:
+    def label(key: str) -> str:
+        name = org_names.get(int(key)) if key.isdigit() else None
+        return f"org {key} {name!r}" if name else ("every org" if key == "*" else f"org {key}")
+
+    who = record["user"]
+    if not record["login_allowed"]:
+        return [f"{who}: the next SAML login is denied ({record['login_denied_reason']}): nothing changes"]
+    lines = [f"{who}: what the next SAML login changes"]
+    if record["role_sync"] != "applied":
+        lines.append("  org roles: not synced (skip_org_role_sync): the current roles stay")
+    lines += [f"  + {label(k)}: added as {v}" for k, v in record["added"].items()]
+    lines += [f"  ~ {label(k)}: {v['from']} -> {v['to']}" for k, v in record["updated"].items()]
+    lines += [f"  - {label(k)}: removed (was {v})" for k, v in record["removed"].items()]
+    lines += [f"  = {label(k)}: stays {v}" for k, v in record["unchanged"].items()]
+    admin = record["grafana_admin"]
+    if record["grafana_admin_changes"]:
+        lines.append(f"  ~ Grafana Admin: {_cell(admin['from'])} -> {_cell(admin['to'])}")
+    else:
+        lines.append(f"  = Grafana Admin: stays {_cell(admin['from'])}")
+    lines += [f"  note: {n}" for n in record["notes"]]
+    lines.append("drift: the next login changes the above" if record["changed"] else "no drift")
+    return lines
+
+
+@click.command("drift", epilog=EXIT_CODES_HELP)
+@global_options
+@click.argument("user_ref", metavar="USER")
+@click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="The grafana.ini to use."
+)
+@click.option(
+    "--assertion", "assertion_input", metavar="INPUT", help="A captured SAML response (as for inspect)."
+)
+@click.option(
+    "--attr", "attrs", multiple=True, metavar="NAME=VALUE", help="An attribute instead of an assertion."
+)
+@click.option("--index", type=int, metavar="N", help="Which message of a HAR/trace to use.")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    help="Environment snapshot of the Grafana host (NAME=VALUE lines) for GF_* overrides.",
+)
+@click.option("--check", is_flag=True, help="Exit 1 when the next login would change something.")
+def saml_drift(
+    opts: Opts,
+    user_ref: str,
+    config_path: str,
+    assertion_input: str | None,
+    attrs: tuple[str, ...],
+    index: int | None,
+    env_file: str | None,
+    check: bool,
+) -> None:
+    """What USER's next SAML login would change: their org roles now (read from Grafana) against what
+    the login sets (simulated from --config and the assertion or --attr pairs).
+
+    Lists orgs added, roles updated, memberships removed and the Grafana Admin flag, e.g. a role
+    someone set by hand that the next login takes back. Needs a connection (the only `gtool saml`
+    command that does); sends nothing.
+
+    \b
+    Example:
+      gtool saml drift former@example.com --config grafana.ini \\
+        --attr email=former@example.com --attr groups=Everyone --attr organization="Platform Engineering"
+    """
+    from gtool.cli import _lint_options, _load_config
+    from gtool.saml.mapping import Org as MappingOrg
+    from gtool.saml.mapping import simulate
+    from gtool.saml.values import Version
+
+    attributes = _drift_attributes(assertion_input, attrs, index)
+    _file, cfg = _load_config(config_path, _lint_options(env_file, None, None, (), None))
+    with _handled(), connected(opts) as (_conn, client):
+        from gtool.access.roles import resolve_user
+
+        profile = resolve_user(client, user_ref)
+        current = {m.org_id: m.role for m in client.user_orgs(profile.id)}
+        orgs = [MappingOrg(o.id, o.name) for o in client.iter_orgs()]
+        version_text = client.capabilities().version
+        try:
+            version = Version.parse(version_text) if version_text else None
+        except ValueError:
+            version = None
+        outcome = simulate(
+            cfg,
+            attributes,
+            orgs=orgs,
+            grafana_version=version,
+            user_exists=True,
+            current_memberships=current,
+        )
+        record = _drift_record(profile.login, profile.is_grafana_admin, outcome)
+        said = {v.casefold() for v in (outcome.login, outcome.email) if v}
+        if said and not said & {profile.login.casefold(), profile.email.casefold()}:
+            warn(
+                f"the assertion is for {outcome.login or outcome.email!r}, not {profile.login!r}: "
+                "Grafana would sign in that user instead"
+            )
+        if opts.fmt == "json":
+            click.echo(json.dumps(record, indent=2, default=str))
+        else:
+            for line in _drift_text(record, {o.id: o.name for o in orgs}):
+                click.echo(line)
+    sys.exit(EXIT_REFUSED if check and record["changed"] else EXIT_OK)

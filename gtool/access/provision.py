@@ -47,12 +47,13 @@ from gtool.grafana.errors import (
 )
 from gtool.grafana.models import UserProfile, WriteResult, normalize_role
 
-ProvisionAction = Literal["create-user", "invite", "disable", "remove-from-orgs", "delete-user"]
+ProvisionAction = Literal["create-user", "invite", "disable", "enable", "remove-from-orgs", "delete-user"]
 
 MIN_PASSWORD_LENGTH = 20
 _ALPHABET = string.ascii_letters + string.digits + "-_.,:+=@%"
 ALREADY_EXISTS = "already exists"
 ALREADY_DISABLED = "already disabled"
+ALREADY_ENABLED = "already enabled"
 NO_ORGS = "not a member of any org"
 NO_SUCH_USER = "no such user"
 
@@ -287,6 +288,17 @@ def plan_disable(client: GrafanaClient, user: int | str) -> ProvisionPlan:
     return dataclasses.replace(
         base, calls=calls, warnings=_synced_note(profile, "a disabled account stays off")
     )
+
+
+def plan_enable(client: GrafanaClient, user: int | str) -> ProvisionPlan:
+    """Enable a disabled account again (the undo of `plan_disable`; sessions ended then stay ended)."""
+    profile = _resolve(client, user, "enable")
+    if isinstance(profile, ProvisionPlan):
+        return profile
+    base = ProvisionPlan("enable", profile.login, user=profile, before=profile.is_disabled, after=False)
+    if not profile.is_disabled:
+        return dataclasses.replace(base, noop=ALREADY_ENABLED)
+    return dataclasses.replace(base, calls=(client.calls.enable_user(profile.id),))
 
 
 def plan_remove_from_orgs(
