@@ -192,6 +192,83 @@ def bench_concurrent_patches(client: Any) -> None:
     print(f"  {len(wanted)} sent, {refused} refused, {lost} lost after read-back")
 
 
+def bench_inventory(users: int = 10_000, orgs: int = 20, latency_ms: float = 20, workers: int = 8) -> None:
+    """A full `inventory.collect` against a real sandbox process with injected latency, as a ratio to the
+    latency bound: requests x latency / concurrency (what perfect overlap of the waits would cost)."""
+    import os
+    import re
+    import threading
+
+    import httpx
+
+    from gtool.access import inventory
+    from gtool.grafana import BasicAuth, GrafanaClient
+
+    class Counting(httpx.HTTPTransport):
+        def __init__(self) -> None:
+            super().__init__(limits=httpx.Limits(max_connections=64))
+            self.requests = 0
+            self._lock = threading.Lock()
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            with self._lock:
+                self.requests += 1
+            return super().handle_request(request)
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "gtool",
+        "sandbox",
+        "--port",
+        "0",
+        "--users",
+        str(users),
+        "--orgs",
+        str(orgs),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GF_")}
+    proc = subprocess.Popen(
+        [*cmd, "--latency", f"{latency_ms:g}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        url = None
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if m := re.search(r"listening on (http://127\.0\.0\.1:\d+)", line):
+                url = m.group(1)
+                break
+        if url is None:
+            print("  the sandbox did not start; no figure")
+            return
+        transport = Counting()
+        with GrafanaClient(url, BasicAuth("admin", "admin"), transport=transport, timeout=60) as client:
+            client.capabilities()  # detected once per connection, as the CLI does before the inventory
+            transport.requests = 0
+            start = time.perf_counter()
+            inv = inventory.collect(client, workers=workers)
+            elapsed = time.perf_counter() - start
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    bound = transport.requests * latency_ms / 1000 / workers
+    ratio = elapsed / bound
+    label = f"inventory {users:,} users x {orgs} orgs, {latency_ms:g} ms"
+    report(label, f"{elapsed:.2f} s", ratio, "<= 1.3x", ratio <= 1.3)
+    print(
+        f"  {transport.requests} requests, {workers} workers: bound {bound:.2f} s; "
+        f"{len(inv.users)} users, {len(inv.memberships)} memberships, {len(inv.teams)} teams"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -206,6 +283,8 @@ def main() -> None:
     bench_explain(runs)
     print("gtool sandbox")
     bench_sandbox(20_000 if args.quick else 100_000)
+    print("gtool inventory")
+    bench_inventory()
 
 
 if __name__ == "__main__":

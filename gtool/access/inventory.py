@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from gtool.grafana.client import GrafanaClient
 from gtool.grafana.errors import NotFound, PermissionDenied
-from gtool.grafana.models import Org, Team, UserSearchHit
+from gtool.grafana.models import Org, OrgUser, Team, UserSearchHit
 
 Table = Literal["users", "orgs", "memberships", "teams"]
 
@@ -126,7 +126,11 @@ class _OrgPart:
     teams: tuple[TeamRow, ...]
 
 
-def _read_org(client: GrafanaClient, org: Org, with_teams: bool) -> _OrgPart:
+def _read_org(
+    client: GrafanaClient, org: Org, with_teams: bool, *, known: Sequence[OrgUser] | None = None
+) -> _OrgPart:
+    # known: members already read (the own-org inventory of the Cloud gap reads them only once)
+    listed = client.iter_org_users(org.id) if known is None else known
     members = tuple(
         MembershipRow(
             org.id,
@@ -139,7 +143,7 @@ def _read_org(client: GrafanaClient, org: Org, with_teams: bool) -> _OrgPart:
             m.is_externally_synced,
             m.is_disabled,
         )
-        for m in sorted(client.iter_org_users(org.id), key=lambda m: m.user_id)
+        for m in sorted(listed, key=lambda m: m.user_id)
     )
     teams: tuple[TeamRow, ...] = ()
     if with_teams:
@@ -158,9 +162,17 @@ def collect(
     teams: bool = True,
     progress: Callable[[Progress], None] | None = None,
 ) -> Inventory:
-    """Read the whole inventory (needs a Grafana server admin). At most `workers` orgs are read at once."""
+    """Read the whole inventory. At most `workers` orgs are read at once.
+
+    A Grafana server admin sees every user and org. Any other credential (a Grafana Cloud service account
+    token above all) gets 403 from ``/api/users`` and ``/api/orgs`` (contract §13.1), so the inventory is
+    that of the credential's own org: its members are the users, with the Grafana Admin flag unknown
+    (reported ``False``).
+    """
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    if not client.capabilities().can_manage_users_globally:
+        return _collect_own_org(client, teams=teams, progress=progress)
     users = tuple(sorted((_user_row(u) for u in client.iter_users()), key=lambda u: u.id))
     orgs = sorted(client.iter_orgs(), key=lambda o: o.id)
     parts: list[_OrgPart] = []
@@ -176,6 +188,32 @@ def collect(
         orgs=tuple(p.org for p in parts),
         memberships=tuple(m for p in parts for m in p.memberships),
         teams=tuple(t for p in parts for t in p.teams),
+    )
+
+
+def _member_user_row(m: OrgUser) -> UserRow:
+    return UserRow(
+        m.user_id, m.login, m.email, m.name, False, m.is_disabled, m.auth_labels, _iso(m.last_seen_at)
+    )
+
+
+def _collect_own_org(
+    client: GrafanaClient, *, teams: bool, progress: Callable[[Progress], None] | None
+) -> Inventory:
+    # Cloud gap (contract §13.1): no global user or org listing for this credential, so one org is read.
+    caps = client.capabilities()
+    org = client.current_org(org_id=caps.org_id if not caps.is_service_account else None)
+    # A token reads its members through /api/org/users/search, the route bound to its own org.
+    members = list(client.iter_org_users(None if caps.is_service_account else org.id))
+    part = _read_org(client, org, teams, known=members)
+    if progress is not None:
+        progress(Progress(1, 1, org))
+    users = sorted({m.user_id: m for m in members}.values(), key=lambda m: m.user_id)
+    return Inventory(
+        users=tuple(_member_user_row(m) for m in users),
+        orgs=(part.org,),
+        memberships=part.memberships,
+        teams=part.teams,
     )
 
 

@@ -164,11 +164,48 @@ def _synced(user: UserProfile, member: OrgUser | None = None) -> bool:
 # --- planning --------------------------------------------------------------------------------------------
 
 
+# Cloud gap (contract §13.1): a service account token, Grafana Cloud's only credential, gets 403 from
+# /api/users/lookup, /api/users/search and /api/users/:id/orgs, and so does any user who is not a Grafana
+# server admin. Such a credential resolves USER among the members of its own org instead: one member
+# search gives the profile, the current role and the external-sync verdict at once.
+
+
+def _reads_global_users(client: GrafanaClient) -> bool:
+    return client.capabilities().can_manage_users_globally
+
+
+def _org_scope(client: GrafanaClient, target: Org) -> int | None:
+    # A token is bound to its org: the current-org search (/api/org/users/search) is the route it owns.
+    return None if client.capabilities().is_service_account else target.id
+
+
+def resolve_member(client: GrafanaClient, user: int | str, org: int | str) -> tuple[Org, OrgUser | None]:
+    """`org` and `user`'s membership there (``None``: not a member), without the global user API.
+
+    The org must be the credential's own (by id or exact name); the user is matched exactly on login,
+    email or id through the org's member search, every page read.
+    """
+    target = _cloud_org(client, org)
+    return target, client.find_org_user(_org_scope(client, target), user)
+
+
+def _not_visible(user: int | str, target: Org) -> str:
+    return (
+        f"no member {user!r} in org {target.id} {target.name!r}, and this credential cannot look up users "
+        "outside its org (/api/users needs a Grafana server admin; service account tokens get 403)"
+    )
+
+
 def plan_role_change(
     client: GrafanaClient, user: int | str, org: int | str, role: str, *, force: bool = False
 ) -> Plan:
     """Change `user`'s role in `org` to `role` with one ``PATCH``; blocked for synced users unless forced."""
     role = normalize_role(role)
+    if not _reads_global_users(client):  # Cloud gap: see resolve_member
+        target, member = resolve_member(client, user, org)
+        if member is None:
+            raise ValueError(_not_visible(user, target))
+        return _change(client, _profile_of(member), target, member.role, role, force=force)
     profile, target = resolve_user(client, user), resolve_org(client, org)
     current = _membership(client.user_orgs(profile.id), target.id)
     if current is None:
@@ -216,6 +253,8 @@ def plan_grant(
 ) -> Plan:
     """Add `user` to `org` with `role`; a member with another role gets a role change (one ``PATCH``)."""
     role = normalize_role(role)
+    if not _reads_global_users(client):  # Cloud gap: see resolve_member
+        return _plan_scoped_grant(client, user, org, role, force=force)
     profile, target = resolve_user(client, user), resolve_org(client, org)
     current = _membership(client.user_orgs(profile.id), target.id)
     if current is not None:
@@ -225,6 +264,27 @@ def plan_grant(
     warnings = (_sync_note(profile, "an added membership"),) if _synced(profile) else ()
     call = client.calls.add_org_user(target.id, profile.login, role)
     return Plan("grant", profile, target, None, role, calls=(call,), warnings=warnings, forced=force)
+
+
+def _plan_scoped_grant(
+    client: GrafanaClient, user: int | str, org: int | str, role: str, *, force: bool
+) -> Plan:
+    target, member = resolve_member(client, user, org)
+    if member is not None:
+        note = () if member.role == role else (f"already a member as {member.role}: changing the role",)
+        plan = _change(client, _profile_of(member), target, member.role, role, force=force, notes=note)
+        return dataclasses.replace(plan, action="grant")
+    if isinstance(user, int) or (user.isascii() and user.isdigit()):
+        raise ValueError(_not_visible(user, target) + ": name them by login or email")
+    # Not a member, so nothing here says who they are or whether a provider syncs them: Grafana resolves
+    # the login or email itself (404 when there is no such user).
+    warning = (
+        f"{user} is not a member of org {target.id} {target.name!r}; this credential cannot check the "
+        "account before sending (Grafana answers 404 if there is no such user)"
+    )
+    placeholder = UserProfile(id=0, login=user)
+    call = client.calls.add_org_user(target.id, user, role)
+    return Plan("grant", placeholder, target, None, role, calls=(call,), warnings=(warning,), forced=force)
 
 
 def plan_revoke(
