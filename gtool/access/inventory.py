@@ -10,17 +10,19 @@ secret: no avatars, no tokens, no passwords, no invite codes.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from gtool.grafana.client import GrafanaClient
 from gtool.grafana.errors import NotFound, PermissionDenied
 from gtool.grafana.models import Org, OrgUser, Team, UserSearchHit
+from gtool.grafana.paging import Page
 
 Table = Literal["users", "orgs", "memberships", "teams"]
 
@@ -102,6 +104,9 @@ class Progress:
 # --- collecting ------------------------------------------------------------------------------------------
 
 
+_T = TypeVar("_T")
+
+
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
@@ -126,11 +131,9 @@ class _OrgPart:
     teams: tuple[TeamRow, ...]
 
 
-def _read_org(
-    client: GrafanaClient, org: Org, with_teams: bool, *, known: Sequence[OrgUser] | None = None
+def _assemble(
+    org: Org, listed: Iterable[OrgUser], found: Sequence[Team], groups: Mapping[int, tuple[str, ...] | None]
 ) -> _OrgPart:
-    # known: members already read (the own-org inventory of the Cloud gap reads them only once)
-    listed = client.iter_org_users(org.id) if known is None else known
     members = tuple(
         MembershipRow(
             org.id,
@@ -143,16 +146,58 @@ def _read_org(
             m.is_externally_synced,
             m.is_disabled,
         )
-        for m in sorted(listed, key=lambda m: m.user_id)
+        for m in sorted(_unique(listed, lambda m: m.user_id), key=lambda m: m.user_id)
     )
-    teams: tuple[TeamRow, ...] = ()
-    if with_teams:
-        found = sorted(client.iter_teams(org_id=org.id), key=lambda t: t.id)
-        teams = tuple(
-            TeamRow(org.id, org.name, t.id, t.name, t.email, t.member_count, _groups(client, t))
-            for t in found
-        )
+    teams = tuple(
+        TeamRow(org.id, org.name, t.id, t.name, t.email, t.member_count, groups.get(t.id))
+        for t in sorted(_unique(found, lambda t: t.id), key=lambda t: t.id)
+    )
     return _OrgPart(OrgRow(org.id, org.name, len(members), len(teams)), members, teams)
+
+
+def _members_page(client: GrafanaClient, org_id: int, per_page: int, page: int) -> Page[OrgUser]:
+    return client.org_users(org_id, page=page, per_page=per_page)
+
+
+def _teams_page(client: GrafanaClient, org_id: int, per_page: int, page: int) -> Page[Team]:
+    return client.search_teams(page=page, per_page=per_page, org_id=org_id)
+
+
+def _unique(items: Iterable[_T], key: Callable[[_T], int]) -> list[_T]:
+    # Pages read concurrently can overlap when the server changes between reads: keep one of each.
+    seen: dict[int, _T] = {}
+    for item in items:
+        seen.setdefault(key(item), item)
+    return list(seen.values())
+
+
+def _read_org(
+    client: GrafanaClient, org: Org, with_teams: bool, *, known: Sequence[OrgUser] | None = None
+) -> _OrgPart:
+    # known: members already read (the own-org inventory of the Cloud gap reads them only once)
+    listed = list(client.iter_org_users(org.id)) if known is None else known
+    found = list(client.iter_teams(org_id=org.id)) if with_teams else []
+    return _assemble(org, listed, found, {t.id: _groups(client, t) for t in found})
+
+
+def _all_pages(
+    pool: ThreadPoolExecutor, first: Page[_T], fetch: Callable[[int], Page[_T]]
+) -> list[Future[Page[_T]]]:
+    """Futures for the pages after `first`: all at once when ``totalCount`` says how many there are."""
+    if first.total_count is not None:
+        return [pool.submit(fetch, p) for p in first.following_pages()]
+    # No total: only a full page means there may be more; read on one page at a time (rare).
+    pages: list[Page[_T]] = []
+    page = first
+    while len(page) == page.per_page and len(page):
+        page = fetch(page.page + 1)
+        pages.append(page)
+    done: list[Future[Page[_T]]] = []
+    for p in pages:
+        f: Future[Page[_T]] = Future()
+        f.set_result(p)
+        done.append(f)
+    return done
 
 
 def collect(
@@ -173,14 +218,56 @@ def collect(
         raise ValueError("workers must be at least 1")
     if not client.capabilities().can_manage_users_globally:
         return _collect_own_org(client, teams=teams, progress=progress)
-    users = tuple(sorted((_user_row(u) for u in client.iter_users()), key=lambda u: u.id))
-    orgs = sorted(client.iter_orgs(), key=lambda o: o.id)
-    parts: list[_OrgPart] = []
-    with ThreadPoolExecutor(max_workers=min(workers, max(1, len(orgs)))) as pool:
-        futures = [pool.submit(_read_org, client, org, teams) for org in orgs]
-        # results in org order, progress as each finishes in that order: stable and simple
-        for done, (org, future) in enumerate(zip(orgs, futures, strict=True), start=1):
-            parts.append(future.result())
+    # Every page of every listing goes to one pool as soon as it is known, so a big org or the user list
+    # does not read its pages one after another while the other workers wait.
+    per_page = 1000
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        users_first = pool.submit(client.search_users, page=1, per_page=per_page)
+        orgs = sorted(client.iter_orgs(), key=lambda o: o.id)
+        members_first = {o.id: pool.submit(client.org_users, o.id, page=1, per_page=per_page) for o in orgs}
+        teams_first = {
+            o.id: pool.submit(client.search_teams, page=1, per_page=per_page, org_id=o.id)
+            for o in orgs
+            if teams
+        }
+        first_users = users_first.result()
+        user_pages = _all_pages(pool, first_users, lambda p: client.search_users(page=p, per_page=per_page))
+        member_pages: dict[int, tuple[Page[OrgUser], list[Future[Page[OrgUser]]]]] = {}
+        for org in orgs:
+            first = members_first[org.id].result()
+            member_pages[org.id] = (
+                first,
+                _all_pages(pool, first, functools.partial(_members_page, client, org.id, per_page)),
+            )
+        org_teams: dict[int, list[Team]] = {}
+        group_futures: dict[int, Future[tuple[str, ...] | None]] = {}
+        for org in orgs if teams else []:
+            first_teams = teams_first[org.id].result()
+            more = _all_pages(
+                pool,
+                first_teams,
+                functools.partial(_teams_page, client, org.id, per_page),
+            )
+            found = list(first_teams) + [t for f in more for t in f.result()]
+            org_teams[org.id] = found
+            for t in found:
+                group_futures[t.id] = pool.submit(_groups, client, t)
+        users = tuple(
+            sorted(
+                _unique(
+                    (_user_row(u) for page in [first_users, *(f.result() for f in user_pages)] for u in page),
+                    lambda u: u.id,
+                ),
+                key=lambda u: u.id,
+            )
+        )
+        parts: list[_OrgPart] = []
+        for done, org in enumerate(orgs, start=1):
+            first, more_members = member_pages[org.id]
+            listed = list(first) + [m for f in more_members for m in f.result()]
+            found = org_teams.get(org.id, [])
+            groups = {t.id: group_futures[t.id].result() for t in found}
+            parts.append(_assemble(org, listed, found, groups))
             if progress is not None:
                 progress(Progress(done, len(orgs), org))
     return Inventory(
