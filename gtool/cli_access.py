@@ -51,6 +51,8 @@ EXIT_CODES_HELP = (
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+_P = TypeVar("_P", bound="Plan | ProvisionPlan")  # a roles or a provision plan: same shape
+_R = TypeVar("_R")
 
 
 class Exit(Exception):
@@ -529,7 +531,7 @@ def _refuse_read_only(conn: Connection, opts: Opts) -> None:
         )
 
 
-def _plan_record(plan: Plan, client: GrafanaClient) -> dict[str, Any]:
+def _plan_record(plan: Plan | ProvisionPlan, client: GrafanaClient) -> dict[str, Any]:
     return {
         "action": plan.action,
         "target": plan.target,
@@ -579,19 +581,28 @@ def _report(result: Result, fmt: str | None) -> int:
     return EXIT_OK if ok else EXIT_REFUSED
 
 
-def run_change(opts: Opts, make_plan: Callable[[GrafanaClient], Plan]) -> None:
+def _run_plan(
+    opts: Opts,
+    make_plan: Callable[[GrafanaClient], _P],
+    *,
+    apply: Callable[..., _R],
+    confirm: Callable[[_P, GrafanaClient, Opts], None],
+    report: Callable[[_R, str | None], int],
+    record: Callable[[_P, GrafanaClient], dict[str, Any]],
+    check: Callable[[_P], None] | None = None,
+) -> None:
     """Plan, show (--dry-run) or confirm, apply, report, exit: the one path every write takes."""
-    from gtool.access import roles
-
     with _handled():
         conn = _connection(opts)
         _refuse_read_only(conn, opts)
         client = _client(conn)
         try:
             plan = make_plan(client)
+            if check is not None:
+                check(plan)
             if opts.dry_run:
                 if opts.fmt == "json":
-                    click.echo(json.dumps(_plan_record(plan, client), indent=2, default=str))
+                    click.echo(json.dumps(record(plan, client), indent=2, default=str))
                 else:
                     for line in plan.describe(client):
                         click.echo(line)
@@ -600,10 +611,10 @@ def run_change(opts: Opts, make_plan: Callable[[GrafanaClient], Plan]) -> None:
             for w in plan.warnings:
                 warn(w)
             if not plan.blocked and not plan.noop:
-                _confirm(plan, client, opts)
+                confirm(plan, client, opts)
             actor = conn.user or ("service account token" if conn.auth_kind == "token" else None)
             try:
-                result = roles.apply(client, plan, profile=conn.profile, actor=actor)
+                result = apply(client, plan, profile=conn.profile, actor=actor)
             except OSError as exc:
                 raise Exit(
                     EXIT_REFUSED,
@@ -612,7 +623,14 @@ def run_change(opts: Opts, make_plan: Callable[[GrafanaClient], Plan]) -> None:
                 ) from None
         finally:
             client.close()
-    sys.exit(_report(result, opts.fmt))
+    sys.exit(report(result, opts.fmt))
+
+
+def run_change(opts: Opts, make_plan: Callable[[GrafanaClient], Plan]) -> None:
+    """`_run_plan` for role and Grafana Admin changes."""
+    from gtool.access import roles
+
+    _run_plan(opts, make_plan, apply=roles.apply, confirm=_confirm, report=_report, record=_plan_record)
 
 
 def _role_arg(role: str | None, command: str) -> str:
@@ -1057,56 +1075,25 @@ def run_provision(
     make_plan: Callable[[GrafanaClient], ProvisionPlan],
     check: Callable[[ProvisionPlan], None] | None = None,
 ) -> None:
-    """`run_change` for account-level plans: plan, --dry-run or confirm, apply, report, exit.
+    """`_run_plan` for account-level plans.
 
     `check` may turn a plan into a usage error (an unknown user, a missing password delivery) before
     anything is shown or sent.
     """
     from gtool.access import provision
 
-    with _handled():
-        conn = _connection(opts)
-        _refuse_read_only(conn, opts)
-        client = _client(conn)
-        try:
-            plan = make_plan(client)
-            if check is not None:
-                check(plan)
-            if opts.dry_run:
-                if opts.fmt == "json":
-                    record = {
-                        "action": plan.action,
-                        "target": plan.target,
-                        "before": plan.before,
-                        "after": plan.after,
-                        "calls": [client.describe(c) for c in plan.calls],
-                        "warnings": list(plan.warnings),
-                        "blocked": plan.blocked,
-                        "noop": plan.noop,
-                        "destructive": plan.destructive,
-                    }
-                    click.echo(json.dumps(record, indent=2, default=str))
-                else:
-                    for line in plan.describe(client):
-                        click.echo(line)
-                    click.echo("dry run: nothing was sent")
-                sys.exit(EXIT_REFUSED if plan.blocked else EXIT_OK)
-            for w in plan.warnings:
-                warn(w)
-            if not plan.blocked and not plan.noop:
-                _confirm_provision(plan, client, opts)
-            actor = conn.user or ("service account token" if conn.auth_kind == "token" else None)
-            try:
-                result = provision.apply_provision(client, plan, profile=conn.profile, actor=actor)
-            except OSError as exc:
-                raise Exit(
-                    EXIT_REFUSED,
-                    f"{plan.action} {plan.target}: cannot write the audit log ({exc.strerror or exc})",
-                    "the change may have been applied: check with `gtool users show`",
-                ) from None
-        finally:
-            client.close()
-    sys.exit(_report_provision(result, opts.fmt))
+    def record(plan: ProvisionPlan, client: GrafanaClient) -> dict[str, Any]:
+        return _plan_record(plan, client) | {"destructive": plan.destructive}
+
+    _run_plan(
+        opts,
+        make_plan,
+        apply=provision.apply_provision,
+        confirm=_confirm_provision,
+        report=_report_provision,
+        record=record,
+        check=check,
+    )
 
 
 def _must_exist(plan: ProvisionPlan) -> None:
