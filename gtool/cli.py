@@ -696,6 +696,11 @@ def rules(code: str | None, fmt: str) -> None:
 )
 @click.option("--rate-limit", type=float, help="Requests per second before 429 with Retry-After.")
 @click.option("--grafana-version", help="Version the sandbox reports (default 11.5.2).")
+@click.option(
+    "--frozen-time",
+    metavar="ISO8601",
+    help="Stop the clock at this time (relative seed times count from it): for screenshots and tests.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -712,6 +717,7 @@ def sandbox(
     drop_rate: float,
     rate_limit: float | None,
     grafana_version: str | None,
+    frozen_time: str | None,
 ) -> None:
     """Run a local Grafana-compatible server for demos and tests.
 
@@ -728,9 +734,15 @@ def sandbox(
     """
     import sqlite3
 
+    from gtool.sandbox.__main__ import frozen_time as parse_frozen
     from gtool.sandbox.faults import FaultConfig, FaultConfigError
     from gtool.sandbox.seed import SeedError
     from gtool.sandbox.server import serve
+
+    try:
+        frozen = parse_frozen(frozen_time)
+    except ValueError as exc:
+        fail(f"--frozen-time: {exc}")
 
     if users is not None and seed is not None:
         fail("give either --seed or --users, not both")
@@ -760,6 +772,7 @@ def sandbox(
             cloud=cloud,
             version=grafana_version,
             faults=faults,
+            frozen_time=frozen,
         )
     except SeedError as exc:
         fail(exc.message, exc.hint)

@@ -19,6 +19,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", help="TOML description of orgs, users, teams, service accounts")
     parser.add_argument("--cloud", action="store_true", default=None, help="behave as a Grafana Cloud stack")
     parser.add_argument("--grafana-version", dest="version", help="version to report (default 11.5.2)")
+    parser.add_argument(
+        "--frozen-time",
+        metavar="ISO8601",
+        help="stop the clock at this time (relative seed times count from it): for screenshots and tests",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default: warning)")
     return parser.parse_args(argv)
 
@@ -29,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gtool.sandbox.server import serve
 
     try:
+        frozen = frozen_time(args.frozen_time)
         return serve(
             host=args.host,
             port=args.port,
@@ -38,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             cloud=args.cloud,
             version=args.version,
             log_level=args.log_level,
+            frozen_time=frozen,
         )
+    except ValueError as exc:
+        print(f"gtool sandbox: --frozen-time: {exc}", file=sys.stderr)
     except SeedError as exc:
         print(f"gtool sandbox: {exc.message} ({exc.hint})", file=sys.stderr)
     except OSError as exc:
@@ -46,6 +55,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.Error as exc:
         print(f"gtool sandbox: database {args.db}: {exc}", file=sys.stderr)
     return 2
+
+
+def frozen_time(text: str | None) -> float | None:
+    """``--frozen-time`` as a Unix time; an ISO time without a zone is refused rather than guessed."""
+    if text is None:
+        return None
+    import datetime as dt
+
+    when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone; write e.g. 2026-01-15T12:00:00Z")
+    return when.timestamp()
 
 
 if __name__ == "__main__":

@@ -91,23 +91,27 @@ def serve(
     faults: FaultConfig | None = None,
     out: TextIO | None = None,
     on_ready: Callable[[str], None] | None = None,
+    frozen_time: float | None = None,
 ) -> int:
     """Serve a sandbox until interrupted; returns the exit code (0).
 
     ``db`` keeps state in a SQLite file (kept across restarts; in memory when None). ``seed`` (a
     :class:`~gtool.sandbox.seed.Seed` or a TOML path) is loaded only into a new database; its ``[sandbox]``
     settings fill in ``version``, ``cloud`` and ``config`` when those are not given. ``faults`` sets the
-    initial fault injection; /api/sandbox/faults changes it at runtime either way.
+    initial fault injection; /api/sandbox/faults changes it at runtime either way. ``frozen_time`` (a Unix
+    time) stops the clock there, and anchors the seed's relative times to it: screenshots and snapshot
+    tests then see the same "last seen 2 hours" on every run.
     """
     stream = out or sys.stdout
-    loaded = _load_seed(seed)
+    loaded = _load_seed(seed, frozen_time)
     if loaded is not None:
         version = version or loaded.sandbox.version
         cloud = loaded.sandbox.cloud if cloud is None else cloud
         config = config or loaded.sandbox.saml_config
     cfg = load_config(config) if config else None
     fresh = db is None or not Path(db).exists() or Path(db).stat().st_size == 0
-    store = Store(db or ":memory:", **store_options(cfg))
+    clock: dict[str, Any] = {} if frozen_time is None else {"clock": lambda: frozen_time}
+    store = Store(db or ":memory:", **store_options(cfg), **clock)
     if loaded is not None and fresh:
         store.load_seed(loaded)
     holder = FaultConfigHolder(faults or FaultConfig())
@@ -163,11 +167,14 @@ def _admin_credentials(cfg: Any, seed: Seed | None) -> tuple[str, str]:
     return str(opts.get("admin_login", "admin")), str(opts.get("admin_password", "admin"))
 
 
-def _load_seed(seed: Seed | str | Path | None) -> Seed | None:
+def _load_seed(seed: Seed | str | Path | None, frozen_time: float | None = None) -> Seed | None:
     if seed is None:
         return None
     if isinstance(seed, str | Path):
+        import datetime as dt
+
         from gtool.sandbox.seed import load_seed
 
-        return load_seed(seed)
+        now = None if frozen_time is None else dt.datetime.fromtimestamp(frozen_time, dt.UTC)
+        return load_seed(seed, now=now)
     return seed
