@@ -784,6 +784,7 @@ def sandbox(
 
 
 __import__("gtool.cli_access").cli_access.register(main)  # the access commands (gtool/cli_access.py)
+__import__("gtool.cli_tui").cli_tui.register(main)  # `gtool tui` and `gtool demo` (gtool/cli_tui.py)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,208 @@
+"""The gtool terminal app: numbered panels (users, orgs, SAML tools, audit), help, command palette.
+
+Every API call runs in a worker; one `Worker.StateChanged` handler turns a failed worker into a
+notification, so an error (403, 500, a lost connection) is shown and the app keeps running. A lost
+connection is also shown in the header and probed every few seconds until the server answers again.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
+
+from gtool.grafana.errors import GrafanaError, HTTPStatusError, PermissionDenied, TransportError
+from gtool.tui.session import Session
+from gtool.tui.widgets.header import InstanceHeader
+
+RETRY_EVERY = 3.0
+"""Seconds between probes of a lost server."""
+
+
+def describe_error(error: BaseException) -> str:
+    """One or two lines for a notification: what failed, and what to do when gtool knows."""
+    if isinstance(error, PermissionDenied):
+        missing = f" (missing permission: {error.missing_permission})" if error.missing_permission else ""
+        return f"Permission denied{missing}: {error.message}" + (f"\n{error.hint}" if error.hint else "")
+    if isinstance(error, HTTPStatusError):
+        hint = f"\n{error.hint}" if error.hint else ""
+        return f"Grafana answered {error.status_code}: {error.message}{hint}"
+    if isinstance(error, GrafanaError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+class GtoolApp(App[None]):
+    """`gtool tui` and `gtool demo`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "gtool"
+
+    PANELS = {
+        "users": "gtool.tui.screens.users:UsersScreen",
+        "orgs": "gtool.tui.screens.orgs:OrgsScreen",
+        "saml": "gtool.tui.screens.saml_tools:SamlToolsScreen",
+        "audit": "gtool.tui.screens.audit:AuditScreen",
+    }
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("1", "switch_mode('users')", "Users", id="app.users"),
+        Binding("2", "switch_mode('orgs')", "Orgs", id="app.orgs"),
+        Binding("3", "switch_mode('saml')", "SAML", id="app.saml"),
+        Binding("4", "switch_mode('audit')", "Audit", id="app.audit"),
+    ]
+
+    def __init__(
+        self,
+        session: Session | None = None,
+        *,
+        saml_config: Path | None = None,
+        read_only: bool = False,
+        audit_path: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.session: Session | None = session
+        self.saml_config = saml_config  # the grafana.ini the SAML tools and drift start from
+        self.force_read_only = read_only
+        self.audit_path = audit_path
+        self._probe: Timer | None = None
+        self.lost = ""
+        self._panels: set[str] = set()
+        self.changed_users: set[int] = set()  # written to since a screen last read them
+
+    def user_changed(self, user_id: int) -> None:
+        """Called after a write: screens showing this user re-read it when they are shown again."""
+        self.changed_users.add(user_id)
+
+    # import paths keep each panel's import lazy: `gtool tui` shows the users screen before loading the rest
+    def _panel(self, name: str) -> Screen[Any]:
+        module, _, cls = self.PANELS[name].partition(":")
+        return getattr(__import__(module, fromlist=[cls]), cls)()  # type: ignore[no-any-return]
+
+    def on_mount(self) -> None:
+        if self.session is None:
+            from gtool.tui.screens.connect import ConnectScreen
+
+            self.push_screen(ConnectScreen(), self._connected)
+            return
+        self.start()
+
+    def _connected(self, session: Session | None) -> None:
+        if session is None:
+            self.exit()
+            return
+        self.session = session
+        self.start()
+
+    def start(self) -> None:
+        assert self.session is not None
+        if self.force_read_only:
+            self.session.read_only = True
+        if self.audit_path is not None:
+            self.session.audit_path = self.audit_path
+        self.connect()
+
+    @work(exclusive=True, group="connect", exit_on_error=False)
+    async def connect(self) -> None:
+        assert self.session is not None
+        await self.session.connect()
+        for warning in self.session.warnings:
+            self.notify(warning, severity="warning", timeout=10)
+        self.switch_mode("users")
+
+    def switch_mode(self, mode: str) -> Any:
+        if self.session is None or self.session.capabilities is None:
+            return None
+        if mode not in self._panels:
+            self.add_mode(mode, functools.partial(self._panel, mode))
+            self._panels.add(mode)
+        return super().switch_mode(mode)
+
+    # --- errors and the connection ------------------------------------------------------------------
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        if event.worker.group == "connect" and self.session is not None and self.session.capabilities is None:
+            self.connection_failed(error)
+            return
+        if isinstance(error, TransportError):
+            self.connection_lost(str(error))
+        self.notify(describe_error(error), title="Not done", severity="error", timeout=8)
+
+    def connection_failed(self, error: BaseException) -> None:
+        """The first connection failed: show why and let the operator fix the connection."""
+        from gtool.tui.screens.connect import ConnectScreen
+
+        self.notify(describe_error(error), title="Cannot connect", severity="error", timeout=15)
+        if isinstance(error, TransportError):
+            self.connection_lost(str(error))
+            return
+        self.push_screen(ConnectScreen(error=describe_error(error)), self._connected)
+
+    def connection_lost(self, why: str) -> None:
+        self.lost = why
+        self._show_header()
+        if self._probe is None:
+            self._probe = self.set_interval(RETRY_EVERY, self.probe)
+
+    @work(exclusive=True, group="probe", exit_on_error=False)
+    async def probe(self) -> None:
+        assert self.session is not None
+        try:
+            await self.session.client.health()
+        except GrafanaError as exc:
+            self.lost = str(exc)
+            self._show_header()
+            return
+        if self._probe is not None:
+            self._probe.stop()
+            self._probe = None
+        self.lost = ""
+        self._show_header()
+        self.notify("Connection restored.", timeout=4)
+        if self.session.capabilities is None:
+            self.connect()
+
+    def _show_header(self) -> None:
+        for header in self.screen.query(InstanceHeader):
+            header.show(self.session.capabilities if self.session else None, lost=self.lost)
+
+    # --- help and the command palette ---------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from gtool.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if self.session is None or self.session.capabilities is None:
+            return
+        yield SystemCommand("Users", "Search and browse users (1)", lambda: self.switch_mode("users"))
+        yield SystemCommand("Orgs", "Organizations and their members (2)", lambda: self.switch_mode("orgs"))
+        yield SystemCommand("SAML tools", "Lint a config, inspect and explain an assertion (3)", self._saml)
+        yield SystemCommand("Audit log", "Every change gtool made (4)", lambda: self.switch_mode("audit"))
+        yield SystemCommand("Help", "Keys of this screen (?)", self.action_help)
+        yield from getattr(screen, "commands", list)()
+
+    def _saml(self) -> None:
+        self.switch_mode("saml")
+
+    async def action_quit(self) -> None:
+        if self.session is not None:
+            await self.session.aclose()
+        self.exit()

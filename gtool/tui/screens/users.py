@@ -1,0 +1,284 @@
+"""The users screen: search as you type, one page of rows at a time, filters from keys or `/` syntax."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from gtool.access.browse import BrowsePage, Cursor, UserBrowser, UserRow
+from gtool.access.query import QueryError, UserQuery, never_seen, parse
+from gtool.grafana.models import UserOrg
+from gtool.tui.widgets.header import InstanceHeader
+
+DEBOUNCE = 0.15
+"""Seconds of typing pause before a search is sent: short enough for the 300 ms keystroke-to-rows goal,
+long enough that a fast typist sends one request per word, not per letter."""
+
+COLUMNS = (
+    ("login", "Login"),
+    ("name", "Name"),
+    ("email", "Email"),
+    ("orgs", "Orgs (role)"),
+    ("origin", "Origin"),
+    ("synced", "Synced"),
+    ("admin", "Admin"),
+    ("disabled", "Disabled"),
+    ("seen", "Last seen"),
+)
+
+HELP = "filters: synced:yes admin:yes disabled:yes origin:SAML seen>90d seen:never role:Editor"
+
+
+def yes_no(value: bool | None) -> str:
+    return "?" if value is None else ("yes" if value else "")
+
+
+def orgs_cell(row: UserRow) -> str:
+    if row.orgs is None:
+        return row.role or "…"
+    if not row.orgs:
+        return "none"
+    first = f"{row.orgs[0].name}={row.orgs[0].role}"
+    return first if len(row.orgs) == 1 else f"{first} +{len(row.orgs) - 1}"
+
+
+def seen_cell(row: UserRow, now: datetime) -> str:
+    return "never" if never_seen(row.last_seen_at, now) else row.last_seen_age
+
+
+def cells(row: UserRow, now: datetime) -> tuple[str | Text, ...]:
+    synced = Text("synced", style="bold yellow") if row.synced else yes_no(row.synced)
+    disabled = Text("disabled", style="red") if row.is_disabled else ""
+    return (
+        row.login,
+        row.name,
+        row.email,
+        orgs_cell(row),
+        ", ".join(row.auth_labels) or "local",
+        synced,
+        yes_no(row.is_admin),
+        disabled,
+        seen_cell(row, now),
+    )
+
+
+def status_line(page: BrowsePage, number: int) -> str:
+    """ "all users · 101–200 of 100,000 · page 2", or with facets "… · scanned 3,000"."""
+    shown = len(page.rows)
+    if page.filtered:
+        where = f"{shown:,} matching on page {number}"
+        total = f" · scanned {page.scanned:,}" + (f" of {page.total:,}" if page.total is not None else "")
+        return f"{page.scope} · {where}{total}" + (" · more: ]" if page.next else "")
+    first = (number - 1) * 100 + 1 if shown else 0
+    last = first + shown - 1 if shown else 0
+    total = f" of {page.total:,}" if page.total is not None else ""
+    more = " · next page: ]" if page.next else ""
+    back = " · previous: [" if number > 1 else ""
+    return f"{page.scope} · {first:,}–{last:,}{total} · page {number}{more}{back}"
+
+
+class UsersScreen(Screen[None]):
+    """Find a user among tens of thousands; Enter opens them."""
+
+    CSS_PATH = "users.tcss"
+
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search", id="users.search"),
+        Binding("escape", "focus_table", "Table", show=False, id="users.table"),
+        Binding("enter", "open", "Open", id="users.open"),
+        Binding("right_square_bracket", "next_page", "Next page", id="users.next"),
+        Binding("left_square_bracket", "previous_page", "Prev page", id="users.previous"),
+        Binding("s", "cycle('synced')", "Synced", id="users.synced"),
+        Binding("a", "cycle('admin')", "Admins", id="users.admins"),
+        Binding("x", "cycle('disabled')", "Disabled", id="users.disabled"),
+        Binding("j", "cursor_down", "Down", show=False, id="users.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="users.up"),
+        Binding("ctrl+r", "reload", "Reload", id="users.reload"),
+    ]
+
+    def __init__(self, browser: UserBrowser | None = None, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._browser = browser
+        self.query_: UserQuery = UserQuery()
+        self.cursors: list[Cursor] = [Cursor()]  # where each page we have shown starts
+        self.page: BrowsePage | None = None
+        self.rows: dict[str, UserRow] = {}
+        self._debounce: Timer | None = None
+
+    @property
+    def browser(self) -> UserBrowser:
+        if self._browser is None:
+            self._browser = self.app.session.browser()  # type: ignore[attr-defined]
+        return self._browser
+
+    def compose(self) -> ComposeResult:
+        session = self.app.session  # type: ignore[attr-defined]
+        yield InstanceHeader(session.url, session.read_only)
+        with Vertical(id="users-body"):
+            yield Input(placeholder=f"/ search login, email, name — {HELP}", id="search")
+            yield Static("", id="query-error")
+            yield Static("loading…", id="status")
+            table: DataTable[str | Text] = DataTable(id="users", cursor_type="row", zebra_stripes=True)
+            for key, label in COLUMNS:
+                table.add_column(label, key=key)
+            yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(InstanceHeader).show(self.app.session.capabilities)  # type: ignore[attr-defined]
+        self.query_one("#users", DataTable).focus()
+        self.load(Cursor())
+
+    # --- searching ----------------------------------------------------------------------------------
+
+    @on(Input.Changed, "#search")
+    def typed(self, event: Input.Changed) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE, lambda: self.search(event.value))
+
+    @on(Input.Submitted, "#search")
+    def submitted(self, event: Input.Submitted) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self.search(event.value)
+        self.action_focus_table()
+
+    def search(self, text: str) -> None:
+        error = self.query_one("#query-error", Static)
+        try:
+            query = parse(text)
+        except QueryError as exc:
+            error.update(f"[red]{exc}[/red]")
+            error.display = True
+            return
+        error.display = False
+        if query == self.query_ and self.page is not None:
+            return
+        self.query_ = query
+        self.cursors = [Cursor()]
+        self.load(Cursor())
+
+    def action_cycle(self, facet: str) -> None:
+        self.query_ = self.query_.cycle(facet)
+        text = self.query_.render()
+        search = self.query_one("#search", Input)
+        with search.prevent(Input.Changed):
+            search.value = text
+        self.cursors = [Cursor()]
+        self.load(Cursor())
+
+    # --- loading --------------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="users", exit_on_error=False)
+    async def load(self, start: Cursor) -> None:
+        """One page; `exclusive` cancels a search still in flight, so a stale answer never lands."""
+        self.query_one("#status", Static).update("searching…")
+        page = await self.browser.page(self.query_, start)
+        self.show_page(page)
+        self.fill_orgs(page.rows)
+
+    def show_page(self, page: BrowsePage) -> None:
+        self.page = page
+        table = self.query_one("#users", DataTable)
+        table.clear()
+        now = datetime.now(UTC)
+        self.rows = {}
+        for row in page.rows:
+            key = str(row.id)
+            self.rows[key] = row
+            table.add_row(*cells(row, now), key=key)
+        status = status_line(page, len(self.cursors))
+        if not page.rows:
+            status += " · no user matches" + (" (try fewer filters)" if page.filtered else "")
+        self.query_one("#status", Static).update(status)
+
+    @work(exclusive=True, group="orgs", exit_on_error=False)
+    async def fill_orgs(self, rows: tuple[UserRow, ...]) -> None:
+        """The orgs column, after the rows are on screen (one small request per user, 8 at a time)."""
+        if not self.browser.global_search:
+            return  # an org member list already shows the role in that org
+        found = await self.browser.orgs_of(rows)
+        for user_id, orgs in found.items():
+            self.update_orgs(user_id, orgs)
+
+    def update_orgs(self, user_id: int, orgs: tuple[UserOrg, ...]) -> None:
+        key = str(user_id)
+        row = self.rows.get(key)
+        if row is None:
+            return
+        from dataclasses import replace
+
+        row = replace(row, orgs=orgs)
+        self.rows[key] = row
+        table = self.query_one("#users", DataTable)
+        try:
+            table.update_cell(key, "orgs", orgs_cell(row))
+        except Exception:  # the page changed under us; the new page fills its own column
+            return
+
+    # --- paging and navigation -------------------------------------------------------------------------
+
+    def action_next_page(self) -> None:
+        if self.page is None or self.page.next is None:
+            self.notify("This is the last page.", severity="information", timeout=2)
+            return
+        self.cursors.append(self.page.next)
+        self.load(self.page.next)
+
+    def action_previous_page(self) -> None:
+        if len(self.cursors) <= 1:
+            self.notify("This is the first page.", severity="information", timeout=2)
+            return
+        self.cursors.pop()
+        self.load(self.cursors[-1])
+
+    def action_reload(self) -> None:
+        self.load(self.cursors[-1])
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one("#users", DataTable).focus()
+
+    def action_cursor_down(self) -> None:
+        self.query_one("#users", DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one("#users", DataTable).action_cursor_up()
+
+    def selected(self) -> UserRow | None:
+        table = self.query_one("#users", DataTable)
+        if not self.rows or table.cursor_row < 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.rows.get(key or "")
+
+    def action_open(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        from gtool.tui.screens.user_detail import UserDetailScreen
+
+        self.app.push_screen(UserDetailScreen(row.id))
+
+    @on(DataTable.RowSelected, "#users")
+    def row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def on_screen_resume(self) -> None:
+        """Back from a user or a modal: re-read the page if a user on it changed, so the table shows what
+        Grafana now says, not what we sent."""
+        changed: set[int] = getattr(self.app, "changed_users", set())
+        if changed and any(str(uid) in self.rows for uid in changed):
+            changed.difference_update(int(k) for k in self.rows)
+            self.load(self.cursors[-1])

@@ -1,0 +1,108 @@
+"""TUI fixtures: the real app against a real sandbox process on 127.0.0.1, with the sandbox clock frozen
+so "last seen" ages, and therefore snapshots, are the same on every run.
+
+* `tui_sandbox` — one sandbox per test module, seeded from samples/sandbox-seed.toml (with the Okta
+  `[auth.saml]` config, so SAML users are locked). Tests in a module share it: a test that changes a user
+  picks a user no other test of that module looks at.
+* `make_app(sandbox, ...)` — a `GtoolApp` connected as the sandbox admin (or a given login/token), with its
+  audit log in the test's tmp dir.
+* `settle(pilot)` — wait for every worker and the screen refresh that follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from gtool.grafana.auth import Secret
+from gtool.profiles import Connection
+from gtool.tui.app import GtoolApp
+from gtool.tui.session import Session
+from tests.conftest import ROOT
+from tests.sandbox.conftest import RunningSandbox, start_sandbox
+
+SEED = ROOT / "samples" / "sandbox-seed.toml"
+OKTA_INI = ROOT / "samples" / "okta" / "grafana.ini"
+FROZEN = "2026-01-15T12:00:00Z"
+
+
+def start_tui_sandbox(*args: str, tmp: Path | None = None) -> RunningSandbox:
+    return start_sandbox(
+        "--seed", str(SEED), "--frozen-time", FROZEN, *args, log=(tmp / "sandbox.log") if tmp else None
+    )
+
+
+@pytest.fixture(scope="module")
+def tui_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    running = start_tui_sandbox(tmp=tmp_path_factory.mktemp("sandbox"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def cloud_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    running = start_tui_sandbox("--cloud", tmp=tmp_path_factory.mktemp("cloud"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def connection(sandbox: RunningSandbox, login: str | None = None, password: str | None = None) -> Connection:
+    return Connection(
+        url=sandbox.url,
+        auth_kind="basic",
+        secret=Secret(password or sandbox.password),
+        user=login or sandbox.user,
+    )
+
+
+def token_connection(sandbox: RunningSandbox, token: str) -> Connection:
+    return Connection(url=sandbox.url, auth_kind="token", secret=Secret(token))
+
+
+MakeApp = Callable[..., GtoolApp]
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> MakeApp:
+    def make(
+        sandbox: RunningSandbox | None = None,
+        *,
+        conn: Connection | None = None,
+        read_only: bool = False,
+        saml_config: Path | None = OKTA_INI,
+        **kwargs: Any,
+    ) -> GtoolApp:
+        if conn is None and sandbox is not None:
+            conn = connection(sandbox)
+        session = Session.open(conn, read_only=read_only) if conn is not None else None
+        return GtoolApp(
+            session,
+            saml_config=saml_config,
+            read_only=read_only,
+            audit_path=tmp_path / "audit.jsonl",
+            **kwargs,
+        )
+
+    return make
+
+
+async def settle(pilot: Pilot[Any], pause: float = 0.3) -> None:
+    """Let debounce timers fire, then wait for every worker and the refresh after it."""
+    await pilot.pause(pause)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.fixture(autouse=True)
+def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blinking cursor would make every snapshot with an input flaky (harlequin does the same)."""
+    monkeypatch.setattr(Input, "cursor_blink", False)
