@@ -106,3 +106,9 @@ async def settle(pilot: Pilot[Any], pause: float = 0.3) -> None:
 def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
     """A blinking cursor would make every snapshot with an input flaky (harlequin does the same)."""
     monkeypatch.setattr(Input, "cursor_blink", False)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Pilot tests are `@pytest.mark.anyio async def`; Textual runs on asyncio."""
+    return "asyncio"
