@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo tour test lint bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,8 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Until the terminal app exists, the demo is a short tour of the linter on the sample configurations.
+# The terminal app on a local sandbox Grafana seeded with samples/sandbox-seed.toml (Okta SAML config, so
+# synced users are locked as in a real Grafana). The sandbox stops when you quit with q.
 demo: $(STAMP)
+	$(BIN)/gtool demo
+
+# The SAML toolkit without a terminal app: lint, effective config and explain on the samples.
+tour: $(STAMP)
 	@echo "== A clean Okta-style configuration:  gtool saml lint samples/okta/grafana.ini"
 	@$(BIN)/gtool saml lint samples/okta/grafana.ini --grafana-version 12.3
 	@echo

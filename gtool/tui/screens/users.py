@@ -22,16 +22,18 @@ DEBOUNCE = 0.15
 """Seconds of typing pause before a search is sent: short enough for the 300 ms keystroke-to-rows goal,
 long enough that a fast typist sends one request per word, not per letter."""
 
+# Fixed widths: the orgs column fills in after the rows are shown and must not be cut to its first "…".
+# What an operator scans first sits left, so it fits 80 columns; name and email scroll in from the right.
 COLUMNS = (
-    ("login", "Login"),
-    ("name", "Name"),
-    ("email", "Email"),
-    ("orgs", "Orgs (role)"),
-    ("origin", "Origin"),
-    ("synced", "Synced"),
-    ("admin", "Admin"),
-    ("disabled", "Disabled"),
-    ("seen", "Last seen"),
+    ("login", "Login", 22),
+    ("orgs", "Orgs (role)", 24),
+    ("origin", "Origin", 10),
+    ("synced", "Synced", 6),
+    ("admin", "Admin", 5),
+    ("disabled", "Disabled", 8),
+    ("seen", "Last seen", 11),
+    ("name", "Name", 22),
+    ("email", "Email", 30),
 )
 
 HELP = "filters: synced:yes admin:yes disabled:yes origin:SAML seen>90d seen:never role:Editor"
@@ -59,14 +61,14 @@ def cells(row: UserRow, now: datetime) -> tuple[str | Text, ...]:
     disabled = Text("disabled", style="red") if row.is_disabled else ""
     return (
         row.login,
-        row.name,
-        row.email,
         orgs_cell(row),
         ", ".join(row.auth_labels) or "local",
         synced,
         yes_no(row.is_admin),
         disabled,
         seen_cell(row, now),
+        row.name,
+        row.email,
     )
 
 
@@ -127,8 +129,8 @@ class UsersScreen(Screen[None]):
             yield Static("", id="query-error")
             yield Static("loading…", id="status")
             table: DataTable[str | Text] = DataTable(id="users", cursor_type="row", zebra_stripes=True)
-            for key, label in COLUMNS:
-                table.add_column(label, key=key)
+            for key, label, width in COLUMNS:
+                table.add_column(label, key=key, width=width)
             yield table
         yield Footer()
 

@@ -14,7 +14,8 @@ class InstanceHeader(Static):
     DEFAULT_CSS = """
     InstanceHeader {
         dock: top;
-        height: 1;
+        height: auto;
+        max-height: 2;
         background: $primary-background;
         color: $text;
         padding: 0 1;
@@ -42,7 +43,10 @@ class InstanceHeader(Static):
 
 def render_header(url: str, caps: Capabilities | None, read_only: bool, lost: str = "") -> str:
     """The header line as Textual markup."""
-    parts = [f"[b]{escape(url)}[/b]"]
+    shown = url.split("://", 1)[-1].rstrip(
+        "/"
+    )  # the scheme is noise in a one-line header; TLS is shown apart
+    parts = [f"[b]{escape(shown)}[/b]"]
     if caps is not None:
         parts.append(f"Grafana {escape(caps.version)}" if caps.version else "Grafana (version hidden)")
         parts.append("Cloud" if caps.is_cloud else "self-hosted")
@@ -55,7 +59,7 @@ def render_header(url: str, caps: Capabilities | None, read_only: bool, lost: st
             parts.append(f"{org}: {escape(caps.org_role or '?')}")
     else:
         parts.append("connecting…")
-    text = " │ ".join(parts)
+    text = " · ".join(parts)
     if read_only:
         text += "  [reverse] READ-ONLY [/reverse]"
     if lost:
