@@ -285,6 +285,10 @@ def main() -> None:
     bench_sandbox(20_000 if args.quick else 100_000)
     print("gtool inventory")
     bench_inventory()
+    print("gtool tui")
+    from tui import bench_tui  # bench/tui.py: the terminal app on a 100,000-user sandbox
+
+    bench_tui(20_000 if args.quick else 100_000, report)
 
 
 if __name__ == "__main__":

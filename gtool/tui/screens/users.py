@@ -18,7 +18,7 @@ from gtool.access.query import QueryError, UserQuery, never_seen, parse
 from gtool.grafana.models import UserOrg
 from gtool.tui.widgets.header import InstanceHeader
 
-DEBOUNCE = 0.15
+DEBOUNCE = 0.1
 """Seconds of typing pause before a search is sent: short enough for the 300 ms keystroke-to-rows goal,
 long enough that a fast typist sends one request per word, not per letter."""
 
@@ -104,6 +104,7 @@ class UsersScreen(Screen[None]):
         Binding("j", "cursor_down", "Down", show=False, id="users.down"),
         Binding("k", "cursor_up", "Up", show=False, id="users.up"),
         Binding("ctrl+r", "reload", "Reload", id="users.reload"),
+        Binding("c", "create_user", "New user", id="users.create"),
     ]
 
     def __init__(self, browser: UserBrowser | None = None, *, name: str | None = None) -> None:
@@ -245,6 +246,23 @@ class UsersScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.load(self.cursors[-1])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "create_user":
+            return not self.app.session.read_only  # type: ignore[attr-defined]
+        return True
+
+    def action_create_user(self) -> None:
+        """Create (self-hosted) or invite (Cloud) a user; the page is read again after a success."""
+        if self.app.session.read_only:  # type: ignore[attr-defined]
+            return
+        from gtool.tui.screens.provision import CreateUserModal
+
+        def created(result: object) -> None:
+            if result is not None:
+                self.load(self.cursors[-1])
+
+        self.app.push_screen(CreateUserModal(), created)
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
