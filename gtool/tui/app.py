@@ -19,25 +19,13 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from gtool.grafana.errors import GrafanaError, HTTPStatusError, PermissionDenied, TransportError
+from gtool.grafana.errors import GrafanaError, TransportError
+from gtool.tui.errors import describe_error
 from gtool.tui.session import Session
 from gtool.tui.widgets.header import InstanceHeader
 
 RETRY_EVERY = 3.0
 """Seconds between probes of a lost server."""
-
-
-def describe_error(error: BaseException) -> str:
-    """One or two lines for a notification: what failed, and what to do when gtool knows."""
-    if isinstance(error, PermissionDenied):
-        missing = f" (missing permission: {error.missing_permission})" if error.missing_permission else ""
-        return f"Permission denied{missing}: {error.message}" + (f"\n{error.hint}" if error.hint else "")
-    if isinstance(error, HTTPStatusError):
-        hint = f"\n{error.hint}" if error.hint else ""
-        return f"Grafana answered {error.status_code}: {error.message}{hint}"
-    if isinstance(error, GrafanaError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
 
 
 class GtoolApp(App[None]):
@@ -132,10 +120,15 @@ class GtoolApp(App[None]):
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        error = event.worker.error
-        if event.worker.group == "connect" and self.session is not None and self.session.capabilities is None:
+        """The app's own workers (connect, probe); screens' workers come through `ReportsWorkerErrors`."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.report_failure(event.worker, event.worker.error)
+
+    def report_failure(self, worker: Worker[Any], error: BaseException) -> None:
+        """Show a failed worker's error; never exit. A transport error also marks the connection lost."""
+        if worker.group == "probe":
+            return  # the probe reports through the header
+        if worker.group == "connect" and self.session is not None and self.session.capabilities is None:
             self.connection_failed(error)
             return
         if isinstance(error, TransportError):

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from gtool.access.browse import BrowsePage, Cursor, UserBrowser, UserRow
 from gtool.access.query import QueryError, UserQuery, never_seen, parse
 from gtool.grafana.models import UserOrg
+from gtool.tui.errors import ReportsWorkerErrors
 from gtool.tui.widgets.header import InstanceHeader
 
 DEBOUNCE = 0.1
@@ -87,7 +88,7 @@ def status_line(page: BrowsePage, number: int) -> str:
     return f"{page.scope} · {first:,}–{last:,}{total} · page {number}{more}{back}"
 
 
-class UsersScreen(Screen[None]):
+class UsersScreen(ReportsWorkerErrors, Screen[None]):
     """Find a user among tens of thousands; Enter opens them."""
 
     CSS_PATH = "users.tcss"

@@ -1,0 +1,37 @@
+"""Worker failures, shown instead of crashing.
+
+Textual posts `Worker.StateChanged` to the node that started the worker and does not bubble it, so every
+screen mixes in `ReportsWorkerErrors`: a failed worker becomes a notification (and, for a transport error,
+the header's "connection lost" with a probe until the server answers), and the app keeps running.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.worker import Worker, WorkerState
+
+from gtool.grafana.errors import GrafanaError, HTTPStatusError, PermissionDenied
+
+
+def describe_error(error: BaseException) -> str:
+    """One or two lines for a notification: what failed, and what to do when gtool knows."""
+    if isinstance(error, PermissionDenied):
+        missing = f" (missing permission: {error.missing_permission})" if error.missing_permission else ""
+        return f"Permission denied{missing}: {error.message}" + (f"\n{error.hint}" if error.hint else "")
+    if isinstance(error, HTTPStatusError):
+        hint = f"\n{error.hint}" if error.hint else ""
+        return f"Grafana answered {error.status_code}: {error.message}{hint}"
+    if isinstance(error, GrafanaError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+class ReportsWorkerErrors:
+    """Mixin for screens (first in the bases): hand failed workers to the app's `report_failure`."""
+
+    app: Any
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.app.report_failure(event.worker, event.worker.error)
