@@ -11,7 +11,9 @@ Exit codes (also in ``gtool --help`` of each command and docs/cli.md)::
        refused by Grafana, failed, or its outcome is unknown; also a declined confirmation
     2  usage or input: bad options, unknown user/org/profile, no terminal to confirm on without --yes,
        an output file that already exists
-    3  connection or authentication: Grafana unreachable, TLS, bad credential, permission denied on a read
+    3  connection or authentication: Grafana unreachable, TLS, bad credential, permission denied on a read,
+       or a command this credential can never run (a service account token on a server-admin-only command:
+       said before anything is sent)
 """
 
 from __future__ import annotations
@@ -40,14 +42,14 @@ if TYPE_CHECKING:
     from gtool.grafana.models import Org
     from gtool.profiles import Connection
     from gtool.saml.assertion import Attribute
-    from gtool.saml.mapping import Outcome as MappingOutcome
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONNECTION = 0, 1, 2, 3
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok (also 'already had it'); 1 change refused or failed (synced user, read-only "
     "profile, Grafana said no, declined); 2 usage or input (unknown user/org, no terminal and no --yes); "
-    "3 connection or authentication problem."
+    "3 connection or authentication problem, or a command this credential can never run (a service account "
+    "token on a server-admin-only command)."
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,6 +137,7 @@ def global_options(fn: F) -> F:
 
 def _exit_for(exc: Exception) -> Exit | None:
     """The exit for an exception from the core, or None if it is not one we know (a bug: let it show)."""
+    from gtool.access.roles import NotPossible
     from gtool.grafana.errors import (
         AuthenticationFailed,
         ConfigurationError,
@@ -148,6 +151,8 @@ def _exit_for(exc: Exception) -> Exit | None:
 
     if isinstance(exc, Exit):
         return exc
+    if isinstance(exc, NotPossible):  # the credential, not the change: said before anything is sent
+        return Exit(EXIT_CONNECTION, exc.args[0], exc.hint or None)
     if isinstance(exc, ProfileError):
         where = f"{exc.path}:{exc.line}: " if exc.path and exc.line else f"{exc.path}: " if exc.path else ""
         return Exit(EXIT_USAGE, where + exc.message, exc.hint or None)
@@ -361,6 +366,10 @@ def users_ls(
     from gtool.grafana.errors import PermissionDenied
 
     with _handled(), connected(opts) as (_conn, client):
+        if admins:  # only the global user search has the flag: an org's member list does not
+            from gtool.access.roles import require
+
+            require(client, "manage_users_globally", "listing Grafana server admins (--admins)")
         org = _org(client, org_ref) if org_ref else None
         members = {m.user_id: m for m in client.iter_org_users(org.id, query)} if org else None
         rows: list[dict[str, Any]] = []
@@ -1196,24 +1205,37 @@ def user_create(
     )
 
 
+_force_external = click.option(
+    "--force", is_flag=True, help="Send even for an external user (Grafana itself refuses: 500)."
+)
+
+
 @user.command("disable", epilog=EXIT_CODES_HELP)
 @global_options
+@_force_external
 @click.argument("user_ref", metavar="USER")
-def user_disable(opts: Opts, user_ref: str) -> None:
-    """Disable USER and end all their sessions (reversible with `gtool user enable`)."""
+def user_disable(opts: Opts, force: bool, user_ref: str) -> None:
+    """Disable USER and end all their sessions (reversible with `gtool user enable`).
+
+    A user who signs in through SAML, LDAP, OAuth or an auth proxy is refused before anything is sent
+    (exit 1): Grafana answers 500 "Could not disable external user" for them, and a sign-in through the
+    provider can enable the account again. Disable them in the identity provider instead, and remove
+    them from their orgs (`gtool user remove-from-orgs`) to cut their access in Grafana now.
+    """
     from gtool.access.provision import plan_disable
 
-    run_provision(opts, lambda c: plan_disable(c, user_ref), _must_exist)
+    run_provision(opts, lambda c: plan_disable(c, user_ref, force=force), _must_exist)
 
 
 @user.command("enable", epilog=EXIT_CODES_HELP)
 @global_options
+@_force_external
 @click.argument("user_ref", metavar="USER")
-def user_enable(opts: Opts, user_ref: str) -> None:
-    """Enable a disabled USER again."""
+def user_enable(opts: Opts, force: bool, user_ref: str) -> None:
+    """Enable a disabled USER again (an external user is refused, as for disable)."""
     from gtool.access.provision import plan_enable
 
-    run_provision(opts, lambda c: plan_enable(c, user_ref), _must_exist)
+    run_provision(opts, lambda c: plan_enable(c, user_ref, force=force), _must_exist)
 
 
 @user.command("remove-from-orgs", epilog=EXIT_CODES_HELP)
@@ -1417,8 +1439,19 @@ def role_undo(opts: Opts, force: bool, path: str, workers: int) -> None:
 # --- saml drift --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _MessageOpts:
+    """How `saml drift` reads a captured response: as `gtool saml explain` does."""
+
+    index: int | None = None
+    idp_cert: tuple[str, ...] = ()
+    idp_metadata: tuple[str, ...] = ()
+    sp_key: str | None = None
+    allow_sha1: bool = False
+
+
 def _drift_attributes(
-    assertion_input: str | None, attrs: tuple[str, ...], index: int | None
+    assertion_input: str | None, attrs: tuple[str, ...], message: _MessageOpts
 ) -> tuple[Attribute, ...]:
     from gtool.cli import _load_message, fail
     from gtool.saml.inputs import InputError, parse_attr_pairs
@@ -1430,66 +1463,22 @@ def _drift_attributes(
             return parse_attr_pairs(attrs)
         except InputError as exc:
             fail(exc.message, exc.hint)
-    loaded = _load_message(assertion_input, index, (), (), None, False)
+    m = message
+    loaded = _load_message(assertion_input, m.index, m.idp_cert, m.idp_metadata, m.sp_key, m.allow_sha1)
     first = loaded.response.assertion
     if first is None:
+        r = loaded.response
+        if r.rejected:  # the same words as `gtool saml explain`
+            fail(
+                f"{loaded.source}: no assertion is covered by a valid signature: Grafana would refuse it",
+                "`gtool saml inspect` with the same options shows why",
+            )
+        if r.encrypted_assertions:
+            fail(
+                f"{loaded.source}: the assertion is encrypted", "pass Grafana's SP key with --sp-key KEY.pem"
+            )
         fail(f"{loaded.source}: the response holds no readable assertion", "check it with gtool saml inspect")
     return tuple(first.attributes)
-
-
-def _drift_record(login: str, admin_now: bool | None, outcome: MappingOutcome) -> dict[str, Any]:
-    from gtool.saml.mapping import org_key_text
-
-    sync = outcome.sync
-    admin_next = outcome.grafana_admin
-    admin_changes = (
-        outcome.login_allowed and admin_next is not None and admin_now is not None and admin_next != admin_now
-    )
-    applies = outcome.login_allowed and outcome.role_sync == "applied" and sync is not None and sync.synced
-
-    def keyed(m: Mapping[Any, Any]) -> dict[str, Any]:
-        return {org_key_text(k): v for k, v in m.items()} if applies else {}
-
-    return {
-        "user": login,
-        "login_allowed": outcome.login_allowed,
-        "login_denied_reason": outcome.login_denied_reason,
-        "role_sync": outcome.role_sync,
-        "added": keyed(sync.added) if sync else {},
-        "updated": {k: {"from": a, "to": b} for k, (a, b) in keyed(sync.updated).items()} if sync else {},
-        "removed": keyed(sync.removed) if sync else {},
-        "unchanged": keyed(sync.unchanged) if sync else {},
-        "grafana_admin": {"from": admin_now, "to": admin_next if admin_next is not None else admin_now},
-        "grafana_admin_changes": admin_changes,
-        "notes": list(sync.notes) if sync and applies else [],
-        "changed": bool(applies and sync is not None and (sync.added or sync.updated or sync.removed))
-        or admin_changes,
-    }
-
-
-def _drift_text(record: Mapping[str, Any], org_names: Mapping[int, str]) -> list[str]:
-    def label(key: str) -> str:
-        name = org_names.get(int(key)) if key.isdigit() else None
-        return f"org {key} {name!r}" if name else ("every org" if key == "*" else f"org {key}")
-
-    who = record["user"]
-    if not record["login_allowed"]:
-        return [f"{who}: the next SAML login is denied ({record['login_denied_reason']}): nothing changes"]
-    lines = [f"{who}: what the next SAML login changes"]
-    if record["role_sync"] != "applied":
-        lines.append("  org roles: not synced (skip_org_role_sync): the current roles stay")
-    lines += [f"  + {label(k)}: added as {v}" for k, v in record["added"].items()]
-    lines += [f"  ~ {label(k)}: {v['from']} -> {v['to']}" for k, v in record["updated"].items()]
-    lines += [f"  - {label(k)}: removed (was {v})" for k, v in record["removed"].items()]
-    lines += [f"  = {label(k)}: stays {v}" for k, v in record["unchanged"].items()]
-    admin = record["grafana_admin"]
-    if record["grafana_admin_changes"]:
-        lines.append(f"  ~ Grafana Admin: {_cell(admin['from'])} -> {_cell(admin['to'])}")
-    else:
-        lines.append(f"  = Grafana Admin: stays {_cell(admin['from'])}")
-    lines += [f"  note: {n}" for n in record["notes"]]
-    lines.append("drift: the next login changes the above" if record["changed"] else "no drift")
-    return lines
 
 
 @click.command("drift", epilog=EXIT_CODES_HELP)
@@ -1506,10 +1495,29 @@ def _drift_text(record: Mapping[str, Any], org_names: Mapping[int, str]) -> list
 )
 @click.option("--index", type=int, metavar="N", help="Which message of a HAR/trace to use.")
 @click.option(
+    "--idp-cert",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Verify the assertion's signature with this IdP certificate (PEM); only signed content is used.",
+)
+@click.option(
+    "--idp-metadata",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Verify signatures with the signing certificates of this IdP metadata XML.",
+)
+@click.option(
+    "--sp-key",
+    type=click.Path(dir_okay=False),
+    help="Decrypt an EncryptedAssertion with Grafana's SP private key (PEM).",
+)
+@click.option("--allow-sha1", is_flag=True, help="Accept RSA-SHA1 signatures (legacy) when verifying.")
+@click.option(
     "--env-file",
     type=click.Path(dir_okay=False),
     help="Environment snapshot of the Grafana host (NAME=VALUE lines) for GF_* overrides.",
 )
+@click.option("--no-teams", is_flag=True, help="Do not read teams (skip the team-sync comparison).")
 @click.option("--check", is_flag=True, help="Exit 1 when the next login would change something.")
 def saml_drift(
     opts: Opts,
@@ -1518,15 +1526,23 @@ def saml_drift(
     assertion_input: str | None,
     attrs: tuple[str, ...],
     index: int | None,
+    idp_cert: tuple[str, ...],
+    idp_metadata: tuple[str, ...],
+    sp_key: str | None,
+    allow_sha1: bool,
     env_file: str | None,
+    no_teams: bool,
     check: bool,
 ) -> None:
     """What USER's next SAML login would change: their org roles now (read from Grafana) against what
     the login sets (simulated from --config and the assertion or --attr pairs).
 
     Lists orgs added, roles updated, memberships removed and the Grafana Admin flag, e.g. a role
-    someone set by hand that the next login takes back. Needs a connection (the only `gtool saml`
-    command that does); sends nothing.
+    someone set by hand that the next login takes back, and with team sync (assertion_attribute_groups)
+    the teams the login joins or leaves: synced memberships no group matches are removed, members added
+    by hand never are. A captured --assertion is read as `gtool saml explain` reads it: --idp-cert or
+    --idp-metadata verify its signature (only signed content counts), --sp-key decrypts it. Needs a
+    connection (the only `gtool saml` command that does); sends nothing.
 
     \b
     Example:
@@ -1534,41 +1550,23 @@ def saml_drift(
         --attr email=former@example.com --attr groups=Everyone --attr organization="Platform Engineering"
     """
     from gtool.cli import _lint_options, _load_config
-    from gtool.saml.mapping import Org as MappingOrg
-    from gtool.saml.mapping import simulate
-    from gtool.saml.values import Version
 
-    attributes = _drift_attributes(assertion_input, attrs, index)
+    message = _MessageOpts(index, idp_cert, idp_metadata, sp_key, allow_sha1)
+    attributes = _drift_attributes(assertion_input, attrs, message)
     _file, cfg = _load_config(config_path, _lint_options(env_file, None, None, (), None))
     with _handled(), connected(opts) as (_conn, client):
-        from gtool.access.roles import resolve_user
+        from gtool.access.drift import read_drift
 
-        profile = resolve_user(client, user_ref)
-        current = {m.org_id: m.role for m in client.user_orgs(profile.id)}
-        orgs = [MappingOrg(o.id, o.name) for o in client.iter_orgs()]
-        version_text = client.capabilities().version
-        try:
-            version = Version.parse(version_text) if version_text else None
-        except ValueError:
-            version = None
-        outcome = simulate(
-            cfg,
-            attributes,
-            orgs=orgs,
-            grafana_version=version,
-            user_exists=True,
-            current_memberships=current,
-        )
-        record = _drift_record(profile.login, profile.is_grafana_admin, outcome)
-        said = {v.casefold() for v in (outcome.login, outcome.email) if v}
-        if said and not said & {profile.login.casefold(), profile.email.casefold()}:
+        drift = read_drift(client, user_ref, cfg, attributes, teams=not no_teams)
+        record = drift.record
+        if drift.other_user:
             warn(
-                f"the assertion is for {outcome.login or outcome.email!r}, not {profile.login!r}: "
+                f"the assertion is for {drift.other_user!r}, not {drift.login!r}: "
                 "Grafana would sign in that user instead"
             )
         if opts.fmt == "json":
             click.echo(json.dumps(record, indent=2, default=str))
         else:
-            for line in _drift_text(record, {o.id: o.name for o in orgs}):
+            for line in drift.lines():
                 click.echo(line)
     sys.exit(EXIT_REFUSED if check and record["changed"] else EXIT_OK)

@@ -20,6 +20,7 @@ way (members get their old role back, rows that added someone remove them again)
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -37,7 +38,7 @@ from typing import Any, Literal
 from gtool.access import roles
 from gtool.grafana.client import GrafanaClient
 from gtool.grafana.errors import AmbiguousWrite, GrafanaError, ServerError, TransportError
-from gtool.grafana.models import normalize_role
+from gtool.grafana.models import Org, normalize_role
 
 RowStatus = Literal["applied", "unchanged", "blocked", "failed", "ambiguous-resolved", "ambiguous"]
 SNAPSHOT_VERSION = 1
@@ -232,16 +233,20 @@ def _role(value: object) -> str:
     return "not a member" if value is None else str(value)
 
 
-def plan_row(client: GrafanaClient, row: Row, *, force: bool = False) -> RowPlan:
-    """Plan one row from the current state; lookup failures become `RowPlan.error`, never an exception."""
+def plan_row(client: GrafanaClient, row: Row, *, force: bool = False, org: Org | None = None) -> RowPlan:
+    """Plan one row from the current state; lookup failures become `RowPlan.error`, never an exception.
+
+    `org` is the row's org already resolved (`plan_rows` resolves each org of a file once).
+    """
+    where: Org | str = org if org is not None else row.org
     try:
         if row.role is None:
-            plan = roles.plan_revoke(client, row.user, row.org, force=force)
+            plan = roles.plan_revoke(client, row.user, where, force=force)
             if plan.destructive and not plan.blocked:  # Cloud: the last org's removal deletes the account
                 why = "removing this membership may delete the account (Grafana Cloud): remove it by hand"
                 plan = dataclasses.replace(plan, calls=(), blocked=why)
         else:
-            plan = roles.plan_grant(client, row.user, row.org, row.role, force=force)
+            plan = roles.plan_grant(client, row.user, where, row.role, force=force)
     except (GrafanaError, ValueError) as err:
         return RowPlan(row, None, error=f"cannot plan {row.user} in org {row.org}: {err}")
     return RowPlan(row, plan)
@@ -258,7 +263,20 @@ def plan_rows(
     client: GrafanaClient, rows: Sequence[Row], *, force: bool = False, workers: int = DEFAULT_WORKERS
 ) -> BulkPlan:
     """The diff: every row planned against the current state, with at most `workers` requests at once."""
-    return BulkPlan(tuple(_pool_map(lambda r: plan_row(client, r, force=force), rows, workers)))
+    orgs = _orgs(client, rows)
+    return BulkPlan(
+        tuple(_pool_map(lambda r: plan_row(client, r, force=force, org=orgs.get(r.org)), rows, workers))
+    )
+
+
+def _orgs(client: GrafanaClient, rows: Sequence[Row]) -> dict[str, Org]:
+    # A file names a handful of orgs for many rows: each is resolved once, not once per row. An org that
+    # cannot be resolved here is left to each row, which then says why in its own error.
+    found: dict[str, Org] = {}
+    for ref in dict.fromkeys(r.org for r in rows):
+        with contextlib.suppress(GrafanaError, ValueError):
+            found[ref] = roles.find_org(client, ref)
+    return found
 
 
 # --- the snapshot ----------------------------------------------------------------------------------------
@@ -310,11 +328,21 @@ def load_snapshot(path: Path) -> list[Row]:
             or not isinstance(e.get("org_id"), int)
         ):
             raise BulkFileError([f"{path}: entry {i}: needs user_id and org_id"])
+        user = _snapshot_user(e)
+        if user is None:
+            raise BulkFileError([f"{path}: entry {i}: needs a user_id or the user's login"])
         role = e.get("role")
-        rows.append(
-            Row(str(e["user_id"]), str(e["org_id"]), normalize_role(role) if role else None, f"{path}:#{i}")
-        )
+        rows.append(Row(user, str(e["org_id"]), normalize_role(role) if role else None, f"{path}:#{i}"))
     return rows
+
+
+def _snapshot_user(entry: dict[str, Any]) -> str | None:
+    # A credential that cannot look up users outside its org (a Cloud token) adds a non-member by login
+    # without learning the id first: such an entry has user_id 0, and the login is what names the user.
+    if entry["user_id"] > 0:
+        return str(entry["user_id"])
+    login = entry.get("user")
+    return login if isinstance(login, str) and login else None
 
 
 # --- applying --------------------------------------------------------------------------------------------
@@ -370,8 +398,8 @@ def _retryable(result: roles.Result) -> bool:
 
 
 def _replan(client: GrafanaClient, row: Row, *, force: bool, tries: int) -> RowPlan:
-    # The re-read is what settles a doubtful write, so it gets its own few tries (a 500 on a GET is not
-    # retried by the client).
+    # The re-read is what settles a doubtful write, so a re-read that still fails after the client's own
+    # retries (a 500 or a dropped connection that outlasts them) gets a few more tries here.
     again = plan_row(client, row, force=force)
     for _ in range(tries):
         if again.plan is not None:

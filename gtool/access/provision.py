@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gtool.access.audit import AuditEntry, Outcome, record
-from gtool.access.roles import connection_secrets, resolve_user
+from gtool.access.roles import CLOUD_REVOKE_HINT, connection_secrets, require, resolve_user
 from gtool.grafana.auth import Secret
 from gtool.grafana.base import Call, Expectation, MemberWithRole, NotMember
 from gtool.grafana.client import GrafanaClient
@@ -52,6 +52,7 @@ ProvisionAction = Literal["create-user", "invite", "disable", "enable", "remove-
 MIN_PASSWORD_LENGTH = 20
 _ALPHABET = string.ascii_letters + string.digits + "-_.,:+=@%"
 ALREADY_EXISTS = "already exists"
+ALREADY_INVITED = "already invited"
 ALREADY_DISABLED = "already disabled"
 ALREADY_ENABLED = "already enabled"
 NO_ORGS = "not a member of any org"
@@ -232,6 +233,7 @@ def plan_create_user(
     """
     target = login or email
     if _cloud(client, cloud):
+        require(client, "invite_users", "inviting a user")
         call = client.calls.invite_user(email or login, role, name=name, send_email=send_email, org_id=org_id)
         note = "Grafana Cloud users sign in through grafana.com or SSO: inviting instead of creating"
         plan = ProvisionPlan("invite", target, calls=(call,), warnings=(note,), after=normalize_role(role))
@@ -241,7 +243,15 @@ def plan_create_user(
             member = None
         if member is not None:
             return dataclasses.replace(plan, calls=(), noop=f"{ALREADY_EXISTS} in org {member.org_id}")
+        # Grafana keeps every invite it is sent: a second one to the same address is a second mail and a
+        # second live join link, so a pending invite counts as done.
+        invitee = (email or login).casefold()
+        pending = next((i for i in client.list_invites(org_id=org_id) if i.email.casefold() == invitee), None)
+        if pending is not None:
+            since = f" since {pending.created_on:%Y-%m-%d}" if pending.created_on else ""
+            return dataclasses.replace(plan, calls=(), noop=f"{ALREADY_INVITED} (as {pending.role}{since})")
         return plan
+    require(client, "manage_users_globally", "creating a local user")
     base = ProvisionPlan("create-user", target, delivery=delivery, before=None, after="created")
     for key in dict.fromkeys(k for k in (login, email) if k):
         if (taken := _existing(client, key)) is not None:
@@ -276,29 +286,70 @@ def _resolve(client: GrafanaClient, user: int | str, action: ProvisionAction) ->
         return ProvisionPlan(action, str(user), noop=NO_SUCH_USER)
 
 
-def plan_disable(client: GrafanaClient, user: int | str) -> ProvisionPlan:
-    """Disable the account and end every session (reversible with ``enable``; not destructive)."""
-    profile = _resolve(client, user, "disable")
-    if isinstance(profile, ProvisionPlan):
-        return profile
-    base = ProvisionPlan("disable", profile.login, user=profile, before=profile.is_disabled, after=True)
-    if profile.is_disabled:
-        return dataclasses.replace(base, noop=ALREADY_DISABLED)
-    calls = (client.calls.disable_user(profile.id), client.calls.revoke_user_sessions(profile.id))
-    return dataclasses.replace(
-        base, calls=calls, warnings=_synced_note(profile, "a disabled account stays off")
+def _is_external(profile: UserProfile) -> bool:
+    # Grafana's test is "has any user_auth row", whatever the provider and whether it is still enabled:
+    # `isExternal` (and the auth label) of GET /api/users/:id, or the label of an org member search.
+    return profile.is_external or bool(profile.auth_labels)
+
+
+def _external_refusal(profile: UserProfile, verb: Literal["disable", "enable"]) -> str:
+    provider = profile.auth_labels[0] if profile.auth_labels else "an external provider"
+    what = (
+        f"{profile.login} signs in through {provider}: Grafana refuses to {verb} an external user "
+        f'(it answers 500 "Could not {verb} external user") and leaves the account as it is'
+    )
+    if verb == "enable":
+        return f"{what}; a successful sign-in through {provider} can enable the account again"
+    return (
+        f"{what}, and a sign-in through {provider} can enable it again. Disable or remove the user in the "
+        f"identity provider; to cut their access in Grafana now, remove them from their orgs "
+        f"(`gtool user remove-from-orgs {profile.login}`), or delete the account"
     )
 
 
-def plan_enable(client: GrafanaClient, user: int | str) -> ProvisionPlan:
-    """Enable a disabled account again (the undo of `plan_disable`; sessions ended then stay ended)."""
-    profile = _resolve(client, user, "enable")
+def _plan_toggle(
+    client: GrafanaClient, user: int | str, action: Literal["disable", "enable"], *, force: bool
+) -> ProvisionPlan:
+    verb = "disabling" if action == "disable" else "enabling"
+    require(client, "disable_users", f"{verb} a user", cloud_hint=CLOUD_REVOKE_HINT)
+    profile = _resolve(client, user, action)
     if isinstance(profile, ProvisionPlan):
         return profile
-    base = ProvisionPlan("enable", profile.login, user=profile, before=profile.is_disabled, after=False)
-    if not profile.is_disabled:
-        return dataclasses.replace(base, noop=ALREADY_ENABLED)
-    return dataclasses.replace(base, calls=(client.calls.enable_user(profile.id),))
+    disable = action == "disable"
+    base = ProvisionPlan(action, profile.login, user=profile, before=profile.is_disabled, after=disable)
+    if profile.is_disabled == disable:
+        return dataclasses.replace(base, noop=ALREADY_DISABLED if disable else ALREADY_ENABLED)
+    warnings: tuple[str, ...] = ()
+    if _is_external(profile):
+        refusal = _external_refusal(profile, action)
+        if not force:
+            return dataclasses.replace(base, blocked=refusal)
+        warnings = (f"forced: {refusal}",)
+    calls: tuple[Call[WriteResult], ...]
+    if disable:
+        calls = (client.calls.disable_user(profile.id), client.calls.revoke_user_sessions(profile.id))
+    else:
+        calls = (client.calls.enable_user(profile.id),)
+    return dataclasses.replace(base, calls=calls, warnings=warnings)
+
+
+def plan_disable(client: GrafanaClient, user: int | str, *, force: bool = False) -> ProvisionPlan:
+    """Disable the account and end every session (reversible with ``enable``; not destructive).
+
+    Blocked for an external user (one with any login through SAML, LDAP, OAuth, auth proxy …): Grafana
+    refuses with 500 "Could not disable external user", so the plan explains that and what to do instead
+    (disable in the identity provider, remove from orgs) rather than sending it, unless `force`.
+    `NotPossible` for a credential that is not a Grafana server admin.
+    """
+    return _plan_toggle(client, user, "disable", force=force)
+
+
+def plan_enable(client: GrafanaClient, user: int | str, *, force: bool = False) -> ProvisionPlan:
+    """Enable a disabled account again (the undo of `plan_disable`; sessions ended then stay ended).
+
+    Blocked for an external user, as `plan_disable` (Grafana: 500 "Could not enable external user").
+    """
+    return _plan_toggle(client, user, "enable", force=force)
 
 
 def plan_remove_from_orgs(
@@ -307,8 +358,10 @@ def plan_remove_from_orgs(
     """Remove the user from every org with ``DELETE /api/orgs/:id/users/:uid`` (the account stays).
 
     Destructive: the org roles, team memberships and dashboard permissions in those orgs are gone.
-    Blocked on Grafana Cloud, where a service account token cannot use the admin org routes.
+    `NotPossible` for a service account token (Grafana Cloud): it cannot read a user's orgs. Blocked on
+    Grafana Cloud for any credential: there the only route out of an org deletes a user left without one.
     """
+    require(client, "manage_users_globally", "removing a user from every org", cloud_hint=CLOUD_REVOKE_HINT)
     if _cloud(client, cloud):
         return ProvisionPlan(
             "remove-from-orgs",
@@ -332,6 +385,7 @@ def plan_remove_from_orgs(
 
 def plan_delete(client: GrafanaClient, user: int | str) -> ProvisionPlan:
     """Delete the account (``DELETE /api/admin/users/:id``): memberships, teams and tokens go with it."""
+    require(client, "delete_users", "deleting a user", cloud_hint=CLOUD_REVOKE_HINT)
     profile = _resolve(client, user, "delete-user")
     if isinstance(profile, ProvisionPlan):
         return profile
@@ -402,7 +456,16 @@ def _send(
             return "applied", "applied (the answer was lost; the read-back shows the change)", True
         return "failed", "not applied (the answer was lost; the read-back shows no change)", False
     except ServerError as err:
-        return "failed", f"Grafana failed: {err}", None
+        # Never resent after a 5xx; Grafana may have done part of it ("Failed to disable user" comes after
+        # the user was disabled), so read the state back instead of guessing.
+        seen = _read_back(client, plan, call)
+        if seen:
+            return "applied", f"applied (Grafana answered {err}, but the read-back shows the change)", True
+        return (
+            "failed",
+            f"Grafana failed: {err}" + ("; the read-back shows no change" if seen is False else ""),
+            seen,
+        )
     except HTTPStatusError as err:
         hint = f" ({err.hint})" if err.hint else ""
         return "refused", f"refused by Grafana: {err.message}{hint}", None

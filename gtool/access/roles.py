@@ -95,6 +95,36 @@ def _state(value: str | bool | None) -> str:
     return value
 
 
+# --- what the credential can do at all --------------------------------------------------------------------
+
+
+class NotPossible(Exception):
+    """This credential can never make this change: say so before anything is sent (or planned).
+
+    A service account token (Grafana Cloud's only credential) or a user who is not a Grafana server admin
+    gets 403 from the admin API; rather than failing on the first lookup with Grafana's RBAC text, the
+    plan functions check `Capabilities` first and raise this with the reason and the way out.
+    """
+
+    def __init__(self, what: str, reason: str, hint: str = "") -> None:
+        super().__init__(f"{what} is not possible with this credential: {reason}")
+        self.what, self.reason, self.hint = what, reason, hint
+
+
+CLOUD_USERS_HINT = (
+    "on Grafana Cloud, people are managed in the Cloud portal (grafana.com, your organisation's Members)"
+)
+CLOUD_REVOKE_HINT = f"{CLOUD_USERS_HINT}; `gtool role revoke USER ORG` removes someone from this stack's org"
+
+
+def require(client: GrafanaClient, capability: str, what: str, *, cloud_hint: str = CLOUD_USERS_HINT) -> None:
+    """Raise `NotPossible` when the connection's credential lacks `capability` (see `Capabilities`)."""
+    caps = client.capabilities()
+    reason = caps.why_not(capability)
+    if reason is not None:
+        raise NotPossible(what, reason, cloud_hint if caps.is_cloud else "")
+
+
 # --- resolving the user and the org ----------------------------------------------------------------------
 
 
@@ -114,8 +144,10 @@ def resolve_user(client: GrafanaClient, user: int | str) -> UserProfile:
     return client.get_user(found.id)
 
 
-def resolve_org(client: GrafanaClient, org: int | str) -> Org:
-    """An org by id or exact name (`NotFound` if neither matches)."""
+def resolve_org(client: GrafanaClient, org: int | str | Org) -> Org:
+    """An org by id or exact name (`NotFound` if neither matches); an `Org` is taken as already resolved."""
+    if isinstance(org, Org):
+        return org
     if isinstance(org, int) or (org.isascii() and org.isdigit()):
         try:
             return client.get_org(int(org))
@@ -179,7 +211,15 @@ def _org_scope(client: GrafanaClient, target: Org) -> int | None:
     return None if client.capabilities().is_service_account else target.id
 
 
-def resolve_member(client: GrafanaClient, user: int | str, org: int | str) -> tuple[Org, OrgUser | None]:
+def find_org(client: GrafanaClient, org: int | str | Org) -> Org:
+    """`org` (id or exact name) the way the plans resolve it: through the admin org routes, or for a
+    credential without them (a token) as its own org. Resolve once, then pass the `Org` to many plans."""
+    return resolve_org(client, org) if _reads_global_users(client) else _cloud_org(client, org)
+
+
+def resolve_member(
+    client: GrafanaClient, user: int | str, org: int | str | Org
+) -> tuple[Org, OrgUser | None]:
     """`org` and `user`'s membership there (``None``: not a member), without the global user API.
 
     The org must be the credential's own (by id or exact name); the user is matched exactly on login,
@@ -197,7 +237,7 @@ def _not_visible(user: int | str, target: Org) -> str:
 
 
 def plan_role_change(
-    client: GrafanaClient, user: int | str, org: int | str, role: str, *, force: bool = False
+    client: GrafanaClient, user: int | str, org: int | str | Org, role: str, *, force: bool = False
 ) -> Plan:
     """Change `user`'s role in `org` to `role` with one ``PATCH``; blocked for synced users unless forced."""
     role = normalize_role(role)
@@ -249,7 +289,7 @@ def _change(
 
 
 def plan_grant(
-    client: GrafanaClient, user: int | str, org: int | str, role: str, *, force: bool = False
+    client: GrafanaClient, user: int | str, org: int | str | Org, role: str, *, force: bool = False
 ) -> Plan:
     """Add `user` to `org` with `role`; a member with another role gets a role change (one ``PATCH``)."""
     role = normalize_role(role)
@@ -267,7 +307,7 @@ def plan_grant(
 
 
 def _plan_scoped_grant(
-    client: GrafanaClient, user: int | str, org: int | str, role: str, *, force: bool
+    client: GrafanaClient, user: int | str, org: int | str | Org, role: str, *, force: bool
 ) -> Plan:
     target, member = resolve_member(client, user, org)
     if member is not None:
@@ -288,7 +328,12 @@ def _plan_scoped_grant(
 
 
 def plan_revoke(
-    client: GrafanaClient, user: int | str, org: int | str, *, cloud: bool | None = None, force: bool = False
+    client: GrafanaClient,
+    user: int | str,
+    org: int | str | Org,
+    *,
+    cloud: bool | None = None,
+    force: bool = False,
 ) -> Plan:
     """Remove `user` from `org` (the account stays). `cloud` defaults to what the connection detected.
 
@@ -318,8 +363,10 @@ def _revoke_warnings(client: GrafanaClient, profile: UserProfile, target: Org, r
     return warnings
 
 
-def _cloud_org(client: GrafanaClient, org: int | str) -> Org:
+def _cloud_org(client: GrafanaClient, org: int | str | Org) -> Org:
     # A Cloud token sees only its own org: the admin org routes answer 403 there.
+    if isinstance(org, Org):
+        return org
     org_id = int(org) if isinstance(org, int) or (org.isascii() and org.isdigit()) else None
     current = client.current_org(org_id=org_id)
     if org_id is None and current.name != org:
@@ -341,7 +388,7 @@ def _profile_of(m: OrgUser) -> UserProfile:
     )
 
 
-def _plan_cloud_revoke(client: GrafanaClient, user: int | str, org: int | str, *, force: bool) -> Plan:
+def _plan_cloud_revoke(client: GrafanaClient, user: int | str, org: int | str | Org, *, force: bool) -> Plan:
     target = _cloud_org(client, org)
     # The credential's own org (a Cloud token has just one): /api/org/users/search, by login or email.
     member = client.find_org_user(None, user)
@@ -375,7 +422,11 @@ def _plan_cloud_revoke(client: GrafanaClient, user: int | str, org: int | str, *
 
 
 def plan_grafana_admin(client: GrafanaClient, user: int | str, value: bool, *, force: bool = False) -> Plan:
-    """Turn the Grafana server admin flag on or off; blocked when the provider syncs it, unless forced."""
+    """Turn the Grafana server admin flag on or off; blocked when the provider syncs it, unless forced.
+
+    `NotPossible` for a credential that is not a Grafana server admin (a service account token).
+    """
+    require(client, "change_grafana_admin", "changing the Grafana server admin flag")
     profile = resolve_user(client, user)
     base = Plan("grafana-admin", profile, None, profile.is_grafana_admin, value, forced=force)
     if profile.is_grafana_admin == value:
@@ -461,7 +512,7 @@ def _send(client: GrafanaClient, plan: Plan, call: Call[WriteResult]) -> Sent:
         locked = err.with_provider(plan.provider)
         return "refused", f"refused by Grafana: {locked.message}. {locked.fix}", locked, None
     except ServerError as err:
-        return "failed", f"Grafana failed: {err}", err, None
+        return _after_server_error(client, plan, call, err)
     except HTTPStatusError as err:
         hint = f" ({err.hint})" if err.hint else ""
         return "refused", f"refused by Grafana: {err.message}{hint}", err, None
@@ -476,6 +527,16 @@ def _send(client: GrafanaClient, plan: Plan, call: Call[WriteResult]) -> Sent:
             False,
         )
     return "applied", answer.message or "applied", None, seen
+
+
+def _after_server_error(client: GrafanaClient, plan: Plan, call: Call[WriteResult], err: ServerError) -> Sent:
+    # The client never resends a write after a 5xx. Grafana may have done part of the work before failing,
+    # so the state is read back (the read itself rides out a passing 500) instead of guessing.
+    seen = _verify(client, plan, call)
+    if seen:
+        return "applied", f"applied (Grafana answered {err}, but the read-back shows the change)", err, True
+    shows = "; the read-back shows no change" if seen is False else ""
+    return "failed", f"Grafana failed: {err}{shows}", err, seen
 
 
 def _after(plan: Plan, outcome: Outcome) -> str | bool | None:

@@ -9,7 +9,12 @@ The rules, in order (see docs/client.md):
    the caller reads the state back instead of doubling a change.
 3. Anything else that is transient is retried, up to ``max_attempts`` in all: for every method a failure
    before the request left (connect error, connect or pool timeout) and a 429 (the rate limiter turned
-   the request away unhandled); for reads also the maybe-sent failures of rule 2.
+   the request away unhandled); for reads also the maybe-sent failures of rule 2 and a 500.
+   Grafana answers 500 for transient trouble too (a locked or restarting database), and a read changes
+   nothing, so reading again is safe: the reads that plan a change and the read-backs that verify one
+   ride out a passing 500. A write that gets a 500 is never resent: Grafana may have applied part of it
+   (``Failed to disable user`` comes after the user was disabled), so the error is raised and the caller
+   reads the state back (`gtool.access` does) before deciding anything.
 4. The wait honours ``Retry-After`` (seconds or an HTTP date). A server that asks for longer than
    ``retry_after_max`` gets no retry at all — the error is raised with ``retry_after`` set, so a caller
    can wait and decide — rather than being hammered early. Without ``Retry-After`` the wait is
@@ -94,6 +99,7 @@ class RetryPolicy:
     backoff_max: float = 10.0
     retry_after_max: float = 60.0
     retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+    read_retry_statuses: frozenset[int] = frozenset({500})  # retried for reads only (rule 3)
     random: Callable[[], float] = field(default=_random.random, repr=False, compare=False)
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
@@ -112,7 +118,7 @@ class RetryPolicy:
             return Decision(Verdict.RAISE, reason="TLS verification failed")
         if is_write(method) and maybe_sent(error):
             return Decision(Verdict.AMBIGUOUS, reason="a write may have been applied")
-        if not self._transient(error):
+        if not self._transient(method, error):
             return Decision(Verdict.RAISE, reason="not transient")
         if attempt >= self.max_attempts:
             return Decision(Verdict.RAISE, reason=f"gave up after {attempt} attempts")
@@ -123,11 +129,13 @@ class RetryPolicy:
             return Decision(Verdict.RETRY, retry_after, reason=f"Retry-After {retry_after:g}s")
         return Decision(Verdict.RETRY, self.backoff(attempt), reason="backoff")
 
-    def _transient(self, error: GrafanaError) -> bool:
+    def _transient(self, method: str, error: GrafanaError) -> bool:
         if isinstance(error, (ConnectError, RequestTimeout, NetworkError)):
             return True
         if isinstance(error, HTTPStatusError):
-            return error.status_code in self.retry_statuses
+            return error.status_code in self.retry_statuses or (
+                not is_write(method) and error.status_code in self.read_retry_statuses
+            )
         return False
 
     def _retry_after(self, error: GrafanaError) -> float | None:

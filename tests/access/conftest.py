@@ -18,7 +18,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from gtool.grafana import Auth, BasicAuth, GrafanaClient
-from gtool.grafana.retry import NO_RETRY
+from gtool.grafana.retry import NO_RETRY, RetryPolicy
 from gtool.sandbox.app import create_app, load_config, store_options
 from gtool.sandbox.seed import Seed, load_seed
 from gtool.sandbox.store import Store
@@ -41,18 +41,24 @@ class Recorder(httpx.BaseTransport):
         self.app_client = app_client
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self._lock = threading.Lock()  # one request at a time into the app: the inventory uses threads
-        # Lose the answer to the next write with a 503, as a gateway would: "after" the app applied it,
-        # or "before" it reached the app.
+        # Lose the answer to the next write with a 503 (or `lose_status`), as a gateway would: "after" the
+        # app applied it, or "before" it reached the app.
         self.lose_next_write: str | None = None
+        self.lose_status = 503
+        # Answer the next N reads with Grafana's own 500 (a locked database), before they reach the app.
+        self.fail_next_reads = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
             self.requests.append((request.method, request.url.path))
+            if request.method in ("GET", "HEAD") and self.fail_next_reads > 0:
+                self.fail_next_reads -= 1
+                return httpx.Response(500, json={"message": "Internal Server Error", "traceID": ""})
             lose = self.lose_next_write if request.method not in ("GET", "HEAD") else None
             if lose is not None:
                 self.lose_next_write = None
                 if lose == "before":
-                    return httpx.Response(503, text="upstream unavailable")
+                    return httpx.Response(self.lose_status, text="upstream unavailable")
             answer = self.app_client.request(
                 request.method,
                 str(request.url),
@@ -61,7 +67,7 @@ class Recorder(httpx.BaseTransport):
                 follow_redirects=False,
             )
             if lose == "after":
-                return httpx.Response(503, text="upstream timed out")
+                return httpx.Response(self.lose_status, text="upstream timed out")
         headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in ("content-encoding",)]
         return httpx.Response(answer.status_code, headers=headers, content=answer.content)
 
@@ -87,6 +93,18 @@ class Sandbox:
     def connect_as(self, auth: Auth) -> GrafanaClient:
         """Another client on the same app with any credential (a service account token, say)."""
         extra = GrafanaClient(BASE_URL, auth, transport=self.recorder, retry=NO_RETRY)
+        self.made.append(extra)
+        return extra
+
+    def connect_as_with(self, retry: RetryPolicy, auth: Auth | None = None) -> GrafanaClient:
+        """Another client on the same app that retries by `retry` without waiting (admin by default)."""
+        extra = GrafanaClient(
+            BASE_URL,
+            auth or BasicAuth("admin", "admin"),
+            transport=self.recorder,
+            retry=retry,
+            sleep=lambda _s: None,
+        )
         self.made.append(extra)
         return extra
 

@@ -132,6 +132,21 @@ def test_diff_apply_snapshot_and_undo(sandbox: Sandbox, tmp_path: Path) -> None:
     assert [r.status for r in again.results] == ["unchanged", "unchanged"]
 
 
+def test_each_org_of_a_file_is_resolved_once(sandbox: Sandbox) -> None:
+    rows = parse_csv(
+        "user,org,role\nbob,Main Org.,Viewer\nalice,Main Org.,Editor\nnew.hire,Main Org.,Editor\n"
+        "carol,Nowhere,Viewer\n",
+        "r.csv",
+    )
+    sandbox.recorder.requests.clear()
+    plan = plan_rows(sandbox.client, rows, workers=2)
+    assert [r.state for r in plan.rows] == ["change", "change", "change", "error"]
+    by_name = [p for _, p in sandbox.recorder.requests if p.startswith("/api/orgs/name/")]
+    # Main Org. once for three rows; the unknown org is left to its row, which says why
+    assert by_name.count("/api/orgs/name/Main Org.") == 1 and by_name.count("/api/orgs/name/Nowhere") == 2
+    assert "cannot plan carol in org Nowhere" in (plan.rows[3].error or "")
+
+
 def test_rerunning_the_same_file_changes_nothing(sandbox: Sandbox) -> None:
     rows = parse_csv("user,org,role\nbob,1,Viewer\nalice,2,Editor\n", "r.csv")
     first = apply_bulk(sandbox.client, plan_rows(sandbox.client, rows), audit=sandbox.audit)
@@ -156,6 +171,37 @@ def test_lost_answers_are_resolved_by_reading_back(sandbox: Sandbox, lose: str) 
     patches = [w for w in sandbox.recorder.writes() if w[0] == "PATCH"]
     # "after": the write landed, so it is never sent again; "before": it did not, so it is sent once more
     assert len(patches) == (1 if lose == "after" else 2)
+
+
+def _retrying(sandbox: Sandbox) -> GrafanaClient:
+    """A client with the product's retry rules (no waiting) on the recorded sandbox."""
+    return sandbox.connect_as_with(RetryPolicy(random=lambda: 0.0))
+
+
+def test_a_passing_500_on_a_planning_read_does_not_fail_the_row(sandbox: Sandbox) -> None:
+    client = _retrying(sandbox)
+    client.capabilities()  # detected once per connection: the 500s below hit the row's own reads
+    rows = parse_csv("user,org,role\nbob,Main Org.,Admin\n", "r.csv")
+    sandbox.recorder.fail_next_reads = 2  # e.g. the user lookup and its first retry
+    plan = plan_rows(client, rows, workers=1)
+    assert [r.state for r in plan.rows] == ["change"] and sandbox.recorder.fail_next_reads == 0
+    report = apply_bulk(client, plan, audit=sandbox.audit, workers=1)
+    assert [r.status for r in report.results] == ["applied"]
+    assert role_of(sandbox.client, "bob", 1) == "Admin"
+
+
+def test_a_500_that_persists_through_every_retry_still_fails_the_row(sandbox: Sandbox) -> None:
+    client = _retrying(sandbox)
+    client.capabilities()
+    rows = parse_csv("user,org,role\nbob,Main Org.,Admin\n", "r.csv")
+    sandbox.recorder.fail_next_reads = 1000
+    plan = plan_rows(client, rows, workers=1)
+    sandbox.recorder.fail_next_reads = 0
+    [row] = plan.rows
+    assert row.state == "error" and row.error is not None and "500 Internal Server Error" in row.error
+    report = apply_bulk(client, plan, audit=sandbox.audit, workers=1)
+    assert [r.status for r in report.results] == ["failed"] and sandbox.recorder.writes() == []
+    assert role_of(sandbox.client, "bob", 1) == "Editor"
 
 
 # --- ~200 rows with injected 5xx -------------------------------------------------------------------------

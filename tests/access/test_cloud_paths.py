@@ -7,6 +7,8 @@ mode in-process; `Recorder` shows which routes were used.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gtool.access import bulk
@@ -161,3 +163,26 @@ def test_inventory_is_the_tokens_own_org(cloud: tuple[Sandbox, GrafanaClient]) -
     token_routes = [p for _, p in sb.recorder.requests if p.startswith(("/api/users", "/api/orgs"))]
     assert token_routes == []
     assert sb.seed.token("gtool-ci") not in str(inv)
+
+
+def test_undo_of_a_token_bulk_names_an_added_user_by_login_and_never_deletes_them(
+    cloud: tuple[Sandbox, GrafanaClient], tmp_path: Path
+) -> None:
+    sb, client = cloud
+    text = "user,org,role\nbob,Main Org.,Viewer\ncarol,1,Editor\n"  # carol is no member of org 1
+    snap = tmp_path / "snap.json"
+    report = bulk.apply_bulk(
+        client, bulk.plan_rows(client, bulk.parse_csv(text)), snapshot=snap, audit=sb.audit
+    )
+    assert [r.status for r in report.results] == ["applied", "applied"]
+    # the token added carol by login without ever learning her id: the snapshot still names her
+    bob = sb.store.get_user_by_login_or_email("bob")
+    assert bob is not None
+    assert [r.user for r in bulk.load_snapshot(snap)] == [str(bob.id), "carol"]
+
+    back = bulk.undo(client, snap, audit=sb.audit)
+
+    assert [r.status for r in back.results] == ["applied", "blocked"]
+    assert "may delete the account" in back.results[1].message
+    assert role_in_org1(sb, "bob") == "Editor"
+    assert role_in_org1(sb, "carol") == "Editor"  # not silently "already gone": still there, and said so

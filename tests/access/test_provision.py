@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,11 @@ from gtool.access.provision import (
     plan_create_user,
     plan_delete,
     plan_disable,
+    plan_enable,
     plan_remove_from_orgs,
 )
-from gtool.grafana import BasicAuth, TokenAuth
+from gtool.access.roles import NotPossible, plan_grafana_admin
+from gtool.grafana import BasicAuth, GrafanaClient, TokenAuth
 from gtool.grafana.errors import AuthenticationFailed, NotFound
 from tests.access.conftest import MakeSandbox, Sandbox
 
@@ -152,6 +155,11 @@ def test_cloud_create_is_an_invite(make_sandbox: MakeSandbox) -> None:
     assert result.outcome == "applied"
     assert any(i.email == "newcomer@example.com" for i in client.list_invites(org_id=1))
     assert plan_create_user(client, "", email="nina.newhire@example.com", cloud=True).noop
+    # a pending invite is not sent again (Grafana would make a second one, with a second join link)
+    again = plan_create_user(client, "", email="NewComer@example.com", cloud=True)
+    assert (
+        again.calls == () and again.noop is not None and again.noop.startswith("already invited (as Editor")
+    )
 
 
 def test_disable_ends_sessions_and_is_verified(sandbox: Sandbox) -> None:
@@ -206,3 +214,80 @@ def test_password_never_in_audit_even_with_basic_auth_connection(sandbox: Sandbo
     assert plan.password is not None
     apply_provision(client, plan, audit=sandbox.audit)
     assert plan.password.reveal() not in sandbox.audit.read_text()
+
+
+# --- external users cannot be disabled or enabled through the API -----------------------------------------
+
+
+@pytest.mark.parametrize(("login", "provider"), [("jsmith", "LDAP"), ("ada@example.com", "SAML")])
+def test_disabling_an_external_user_is_blocked_before_sending(
+    sandbox: Sandbox, login: str, provider: str
+) -> None:
+    # jsmith's LDAP is not even enabled: Grafana refuses any user with a login through a provider
+    plan = plan_disable(sandbox.client, login)
+    assert plan.calls == () and plan.blocked is not None
+    assert f"signs in through {provider}" in plan.blocked
+    assert '500 "Could not disable external user"' in plan.blocked
+    assert "identity provider" in plan.blocked and f"gtool user remove-from-orgs {login}" in plan.blocked
+    sandbox.recorder.requests.clear()
+    result = apply_provision(sandbox.client, plan, audit=sandbox.audit)
+    assert result.outcome == "refused" and sandbox.recorder.writes() == []
+    assert not sandbox.client.get_user(sandbox.client.lookup_user(login).id).is_disabled
+
+
+def test_forced_disable_of_an_external_user_gets_grafanas_500_and_is_read_back(sandbox: Sandbox) -> None:
+    plan = plan_disable(sandbox.client, "jsmith", force=True)
+    assert plan.blocked is None and len(plan.calls) == 2
+    assert plan.warnings[0].startswith("forced: jsmith signs in through LDAP")
+    result = apply_provision(sandbox.client, plan, audit=sandbox.audit)
+    assert result.outcome == "failed" and result.verified is False
+    assert "Could not disable external user" in result.message and "shows no change" in result.message
+    assert [p.rsplit("/", 1)[1] for _, p in sandbox.recorder.writes()] == ["disable"]  # logout never sent
+
+
+def test_enabling_an_external_user_is_blocked_too(sandbox: Sandbox) -> None:
+    plan = plan_enable(sandbox.client, "kim@example.com")  # a disabled SAML user
+    assert plan.calls == () and plan.blocked is not None
+    assert (
+        "Could not enable external user" in plan.blocked
+        and "successful sign-in through SAML can enable" in plan.blocked
+    )
+    assert plan_enable(sandbox.client, "tbrown", force=True).calls  # forced: sent, Grafana decides
+
+
+def test_local_user_is_still_disabled_and_enabled(sandbox: Sandbox) -> None:
+    assert plan_disable(sandbox.client, "new.hire").blocked is None
+    assert plan_enable(sandbox.client, "new.hire").noop == "already enabled"
+
+
+# --- server-admin-only changes with a credential that can never make them -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "make_plan",
+    [
+        lambda c: plan_disable(c, "bob"),
+        lambda c: plan_enable(c, "bob"),
+        lambda c: plan_delete(c, "bob"),
+        lambda c: plan_remove_from_orgs(c, "bob"),
+        lambda c: plan_create_user(c, "zed", delivery=PasswordDelivery.show(), cloud=False),
+        lambda c: plan_grafana_admin(c, "bob", True),
+    ],
+)
+def test_a_token_is_told_it_cannot_before_anything_is_read(
+    make_sandbox: MakeSandbox, make_plan: Callable[[GrafanaClient], object]
+) -> None:
+    sb = make_sandbox(cloud=True)
+    client = sb.connect_as(TokenAuth(sb.seed.token("gtool-ci")))
+    with pytest.raises(NotPossible) as info:
+        make_plan(client)
+    assert "is not possible with this credential: service account tokens cannot use" in str(info.value)
+    assert "grafana.com" in info.value.hint
+    assert not [p for _, p in sb.recorder.requests if p.startswith(("/api/users", "/api/admin"))]
+
+
+def test_an_org_admin_with_basic_auth_is_told_too(sandbox: Sandbox) -> None:
+    alice = sandbox.connect("alice", "alice-sandbox")  # Admin of Main Org., not a Grafana server admin
+    with pytest.raises(NotPossible, match="'alice' is not a Grafana server admin") as info:
+        plan_delete(alice, "bob")
+    assert info.value.hint == ""  # self-hosted: no Cloud portal to point at

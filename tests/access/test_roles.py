@@ -19,7 +19,7 @@ from gtool.access.roles import (
     resolve_user,
 )
 from gtool.grafana import TokenAuth
-from gtool.grafana.errors import AmbiguousWrite, NotFound, RoleLockedByExternalSync
+from gtool.grafana.errors import AmbiguousWrite, NotFound, RoleLockedByExternalSync, ServerError
 from tests.access.conftest import MakeSandbox, Sandbox
 
 
@@ -261,3 +261,21 @@ def test_ambiguous_write_is_read_back(sandbox: Sandbox, lose: str, outcome: str,
     assert role_of(sandbox, "bob", 1) == role
     rec = json.loads(sandbox.audit.read_text())
     assert rec["outcome"] == outcome and rec["after"] == role
+
+
+@pytest.mark.parametrize(
+    ("lose", "outcome", "role"), [("after", "applied", "Viewer"), ("before", "failed", "Editor")]
+)
+def test_write_answered_500_is_never_resent_but_read_back(
+    sandbox: Sandbox, lose: str, outcome: str, role: str
+) -> None:
+    plan = plan_role_change(sandbox.client, "bob", 1, "Viewer")
+    sandbox.recorder.lose_next_write, sandbox.recorder.lose_status = lose, 500
+    result = apply(sandbox.client, plan, audit=sandbox.audit)
+    assert isinstance(result.error, ServerError) and result.error.status_code == 500
+    assert (result.outcome, result.verified) == (outcome, outcome == "applied")
+    assert "500" in result.message and ("shows the change" if lose == "after" else "shows no change") in (
+        result.message
+    )
+    assert [m for m, _ in sandbox.recorder.writes()] == ["PATCH"]
+    assert role_of(sandbox, "bob", 1) == role

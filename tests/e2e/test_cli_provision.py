@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -19,6 +20,7 @@ from gtool.cli import main
 from tests.conftest import ROOT, Run
 from tests.e2e.test_cli_access import SEED, admin_env, as_json, assert_no_secret, audit_file, role_in
 from tests.e2e.test_cli_sandbox import start, stop
+from tests.saml import saml_fixtures as fx
 
 OKTA = "samples/okta/grafana.ini"
 
@@ -317,3 +319,146 @@ def test_drift_usage_errors(gtool: Run, selfhosted: str, tmp_path: Path) -> None
     assert neither.returncode == 2 and "--assertion" in neither.stderr
     unknown = gtool("saml", "drift", "nobody-here", "--config", config, "--attr", "email=x@y", env=env)
     assert unknown.returncode == 2 and "not found" in unknown.stderr
+
+
+# --- external users cannot be disabled ------------------------------------------------------------------
+
+
+def test_disabling_an_external_user_is_refused_before_sending_with_the_way_out(
+    gtool: Run, selfhosted: str, tmp_path: Path
+) -> None:
+    env = admin_env(selfhosted, tmp_path)
+    dry = gtool("user", "disable", "wallboard", "--dry-run", env=env)
+    assert dry.returncode == 1 and "blocked: wallboard signs in through Auth Proxy" in dry.stdout
+    r = gtool("user", "disable", "wallboard", "--yes", env=env)
+    assert r.returncode == 1 and r.stdout == ""
+    assert (
+        'Grafana refuses to disable an external user (it answers 500 "Could not disable external user")'
+        in (r.stderr)
+    )
+    assert "Disable or remove the user in the identity provider" in r.stderr
+    assert "gtool user remove-from-orgs wallboard" in r.stderr and "Traceback" not in r.stderr
+    assert show(gtool, env, "wallboard")["disabled"] is False
+    (entry,) = as_json(gtool("audit", "--format", "json", env=env))
+    assert (entry["action"], entry["outcome"]) == ("disable", "refused")  # recorded, never sent
+
+    forced = gtool("user", "disable", "wallboard", "--force", "--yes", env=env)
+    assert (
+        forced.returncode == 1 and "warning: forced: wallboard signs in through Auth Proxy" in forced.stderr
+    )
+    assert "Grafana failed" in forced.stderr and "Could not disable external user" in forced.stderr
+    assert "the read-back shows no change" in forced.stderr
+    assert show(gtool, env, "wallboard")["disabled"] is False
+    enable = gtool("user", "enable", "tbrown", "--yes", env=env)  # a disabled LDAP user
+    assert enable.returncode == 1 and "Could not enable external user" in enable.stderr
+
+
+# --- saml drift: signed and encrypted assertions, team sync ---------------------------------------------
+
+DORA = {"email": "dora@example.com", "first": "Dora", "last": "Explorer"}
+
+
+def saml_login(url: str, xml: bytes) -> dict[str, Any]:
+    """What the sandbox's SAML login endpoint did (it performs Grafana's login hooks for real)."""
+    req = urllib.request.Request(
+        f"{url}/api/sandbox/saml/login", data=xml, headers={"Content-Type": "application/xml"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        done: dict[str, Any] = json.loads(resp.read())
+    return done
+
+
+def names(teams: list[dict[str, Any]]) -> list[str]:
+    return [t["name"] for t in teams]
+
+
+def test_drift_predicts_the_teams_and_orgs_the_next_login_changes(
+    gtool: Run, selfhosted: str, tmp_path: Path
+) -> None:
+    env = admin_env(selfhosted, tmp_path)
+    drift = ("saml", "drift", "dora@example.com", "--config", str(ROOT / OKTA), "--assertion", "next.xml")
+    # Dora signs in once in the SRE On-Call group: the login creates her and team sync puts her in
+    # Platform SRE (org 1) as a synced member.
+    first = saml_login(selfhosted, fx.response_xml(fx.okta_attributes(["Everyone", "SRE On-Call"], **DORA)))
+    assert first["created"] and names(first["changes"]["teams"]["joined"]) == ["Platform SRE"]
+    # Her next login: she moved to Data Science and into the Data Engineers group.
+    attrs = fx.okta_attributes(["Everyone", "Data Engineers"], organization="Data Science", **DORA)
+    (tmp_path / "next.xml").write_bytes(fx.response_xml(attrs, name_id=DORA["email"]))
+
+    r = gtool(*drift, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "+ team 'Data Engineering' in org 2 'Data Science': joins (group 'Data Engineers')" in r.stdout
+    assert "- team 'Platform SRE' in org 1 'Main Org.': leaves (the login removes them from the org" in (
+        r.stdout
+    )
+    assert "+ org 2 'Data Science': added as Editor" in r.stdout
+    assert "- org 1 'Main Org.': removed (was Editor)" in r.stdout
+    doc = as_json(gtool(*drift, "--format", "json", env=env))
+    expected = {t["name"] for t in first["teams"]} - set(names(doc["teams"]["leave"]))
+    expected |= set(names(doc["teams"]["join"]))
+
+    # The truth: the sandbox performs that very login, and it changes exactly what drift said.
+    after = saml_login(selfhosted, (tmp_path / "next.xml").read_bytes())
+    assert {t["name"] for t in after["teams"]} == expected == {"Data Engineering"}
+    assert names(after["changes"]["teams"]["joined"]) == names(doc["teams"]["join"])
+    orgs = after["changes"]["orgs"]
+    assert (doc["added"], doc["removed"]) == (orgs["added"], orgs["removed"])
+    again = gtool(*drift, "--check", env=env)
+    assert again.returncode == 0 and "no drift" in again.stdout, again.stdout
+
+    # A member added by hand stays whatever the groups say; --no-teams skips the comparison.
+    margaret = ("saml", "drift", "margaret@example.com", "--config", str(ROOT / OKTA))
+    same_org = ("--attr", "email=margaret@example.com", "--attr", "organization=Data Science")
+    kept = gtool(*margaret, *same_org, "--attr", "groups=Everyone", env=env)
+    assert "= team 'Data Engineering' in org 2 'Data Science': stays (added by hand" in kept.stdout
+    assert "no drift" in kept.stdout, kept.stdout
+    skipped = gtool(*margaret, *same_org, "--no-teams", "--format", "json", env=env)
+    assert as_json(skipped)["teams"]["sync"] == "off"
+
+
+def test_drift_verifies_the_signature_with_idp_cert(gtool: Run, selfhosted: str, tmp_path: Path) -> None:
+    env = admin_env(selfhosted, tmp_path)
+    idp, impostor = fx.keypair("idp"), fx.keypair("impostor")
+    (tmp_path / "idp.pem").write_bytes(idp.cert_pem)
+    attrs = fx.okta_attributes(["Everyone", "Grafana Admins"], email="ada@example.com", first="Ada", last="L")
+    signed = fx.sign(fx.response_xml(attrs, name_id="ada@example.com"), idp)
+    (tmp_path / "signed.xml").write_bytes(signed)
+    base = ("saml", "drift", "ada@example.com", "--config", str(ROOT / OKTA), "--idp-cert", "idp.pem")
+
+    ok = gtool(*base, "--assertion", "signed.xml", "--format", "json", env=env)
+    assert as_json(ok)["grafana_admin"] == {"from": True, "to": False}  # not in Grafana Server Admins
+    assert as_json(ok)["unchanged"] == {"1": "Admin"}
+
+    (tmp_path / "forged.xml").write_bytes(
+        fx.sign(fx.response_xml(attrs, name_id="ada@example.com"), impostor)
+    )
+    forged = gtool(*base, "--assertion", "forged.xml", env=env)
+    assert forged.returncode == 2 and "no assertion is covered by a valid signature" in forged.stderr
+    tampered = signed.replace(b"Grafana Admins", b"Grafana Server Admins")
+    (tmp_path / "tampered.xml").write_bytes(tampered)
+    bad = gtool(*base, "--assertion", "tampered.xml", env=env)
+    assert bad.returncode == 2 and "Grafana would refuse it" in bad.stderr and bad.stdout == ""
+
+
+def test_drift_decrypts_an_encrypted_assertion_with_sp_key(
+    gtool: Run, selfhosted: str, tmp_path: Path
+) -> None:
+    env = admin_env(selfhosted, tmp_path)
+    sp = fx.keypair("sp")
+    (tmp_path / "sp.key").write_bytes(sp.key_pem)
+    attrs = fx.okta_attributes(["Everyone"], email="former@example.com", first="Former", last="Admin")
+    (tmp_path / "enc.xml").write_bytes(
+        fx.encrypt(fx.response_xml(attrs, name_id="former@example.com"), sp.cert)
+    )
+    base = ("saml", "drift", "former@example.com", "--config", str(ROOT / OKTA), "--assertion", "enc.xml")
+
+    locked = gtool(*base, env=env)
+    assert (
+        locked.returncode == 2
+        and "the assertion is encrypted" in locked.stderr
+        and "--sp-key" in locked.stderr
+    )
+    opened = gtool(*base, "--sp-key", "sp.key", env=env)
+    assert opened.returncode == 0, opened.stderr
+    assert "~ org 1 'Main Org.': Admin -> Viewer" in opened.stdout
+    assert "- org 2 'Data Science': removed (was Viewer)" in opened.stdout

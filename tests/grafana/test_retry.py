@@ -96,9 +96,26 @@ def test_writes_retry_only_what_was_not_handled(method: str, err: GrafanaError) 
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 412, 500])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 412, 501])
 def test_definite_answers_are_not_retried(method: str, status: int) -> None:
     assert RetryPolicy().decide(method, 1, status_error(status)).verdict is Verdict.RAISE
+
+
+def test_a_read_is_retried_on_500_grafana_answers_it_for_passing_trouble_too() -> None:
+    decision = RetryPolicy(random=lambda: 1.0).decide("GET", 1, status_error(500))
+    assert decision.verdict is Verdict.RETRY and decision.delay == 0.5
+    assert RetryPolicy(max_attempts=3).decide("GET", 3, status_error(500)).verdict is Verdict.RAISE
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_a_write_is_never_resent_after_500_and_not_ambiguous_either(method: str) -> None:
+    # Grafana answered: the caller gets the ServerError and reads the state back itself.
+    assert RetryPolicy().decide(method, 1, status_error(500)).verdict is Verdict.RAISE
+
+
+def test_read_retry_statuses_can_be_narrowed() -> None:
+    strict = RetryPolicy(read_retry_statuses=frozenset())
+    assert strict.decide("GET", 1, status_error(500)).verdict is Verdict.RAISE
 
 
 def test_tls_failure_is_never_retried() -> None:
@@ -150,6 +167,72 @@ def test_get_gives_up_after_max_attempts_with_jittered_backoff() -> None:
     assert info.value.status_code == 502
     assert sleeps == [0.25, 0.5, 1.0]  # 0.5 × min(10, 0.5·2^(n-1))
     assert len(fake.requests) == 4
+
+
+def test_get_retried_on_500_with_grafana_s_body_then_succeeds() -> None:
+    sleeps: list[float] = []
+    fake = FakeGrafana().on(
+        "GET",
+        "/api/users/lookup",
+        resp(500, '{"message":"Internal Server Error","traceID":""}'),
+        resp(500, '{"message":"Failed to get user","traceID":""}'),
+        resp(200, {"id": 2, "login": "jane"}),
+    )
+    assert fake.client(sleep=sleeps.append).lookup_user("jane").id == 2
+    assert fake.calls() == ["GET /api/users/lookup"] * 3 and sleeps == [0.25, 0.5]
+
+
+def test_get_500_that_persists_is_raised_after_max_attempts() -> None:
+    fake = FakeGrafana().on("GET", "/api/orgs/1", resp(500, '{"message":"database is locked"}'))
+    with pytest.raises(ServerError) as info:
+        fake.client(retry=RetryPolicy(max_attempts=3, random=lambda: 0.0)).get_org(1)
+    assert info.value.status_code == 500 and info.value.message == "database is locked"
+    assert len(fake.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "action"),
+    [
+        ("POST", "/api/orgs/1/users", lambda c: c.add_org_user(1, "jane", "Viewer")),
+        ("PATCH", "/api/orgs/1/users/2", lambda c: c.update_org_user_role(1, 2, "Editor")),
+        ("DELETE", "/api/orgs/1/users/2", lambda c: c.remove_org_user(1, 2)),
+        ("POST", "/api/admin/users/2/disable", lambda c: c.disable_user(2)),
+    ],
+)
+def test_write_500_is_sent_once_and_raised(method: str, path: str, action: object) -> None:
+    sleeps: list[float] = []
+    fake = FakeGrafana().on(method, path, resp(500, '{"message":"Failed to update user"}'), resp(200, E7_OK))
+    with pytest.raises(ServerError) as info:
+        action(fake.client(sleep=sleeps.append))  # type: ignore[operator]
+    assert info.value.status_code == 500 and not isinstance(info.value, AmbiguousWrite)
+    assert fake.calls() == [f"{method} {path}"] and sleeps == []
+
+
+def test_read_back_after_a_write_rides_out_a_passing_500() -> None:
+    fake = FakeGrafana().on(
+        "GET",
+        "/api/orgs/1/users/search",
+        resp(500, '{"message":"Internal Server Error"}'),
+        org_users("Editor"),
+    )
+    assert fake.client().verify(MemberWithRole(1, 2, "Editor", login="jane")) is True
+    assert len(fake.requests) == 2
+
+
+def test_async_client_follows_the_same_500_rules() -> None:
+    import asyncio
+
+    fake = FakeGrafana().on("GET", "/api/users/2", resp(500, ""), resp(200, {"id": 2, "login": "j"}))
+    fake.on("PATCH", "/api/orgs/1/users/2", resp(500, '{"message":"x"}'))
+
+    async def run() -> None:
+        async with fake.aclient() as client:
+            assert (await client.get_user(2)).login == "j"
+            with pytest.raises(ServerError):
+                await client.update_org_user_role(1, 2, "Editor")
+
+    asyncio.run(run())
+    assert fake.calls() == ["GET /api/users/2", "GET /api/users/2", "PATCH /api/orgs/1/users/2"]
 
 
 def test_get_retried_after_dropped_connection() -> None:
