@@ -43,7 +43,11 @@ def age_string(ts: int | None, now: int) -> str:
 
 
 def user_search_hit(user: User, module: str | None, now: int) -> dict[str, Any]:
-    """``UserSearchHitDTO`` (Grafana 11/12 fields, E1)."""
+    """``UserSearchHitDTO`` (Grafana 11/12 fields, E1).
+
+    ``/api/users/search`` sends :func:`gtool.sandbox.listings.user_hits`' encoding of it, byte for byte the
+    same.
+    """
     return {
         "id": user.id,
         "uid": user.uid,

@@ -10,9 +10,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gtool.sandbox.store import (
+    AUTH_MODULE_COLUMN,
     SORT_FIELDS,
     Org,
     OrgNameTaken,
@@ -21,6 +22,9 @@ from gtool.sandbox.store import (
     UserNotFound,
     random_string,
 )
+
+if TYPE_CHECKING:
+    from gtool.sandbox.listings import OrgUserRow
 
 
 class OrgUserNotFound(StoreError):
@@ -115,10 +119,11 @@ def create_org_with_member(store: Store, name: str, user_id: int) -> Org:
 
 # -- org users -------------------------------------------------------------------------------------------
 
-_ORG_USER_SELECT = (
-    "SELECT ou.org_id, u.id, u.uid, u.email, u.name, u.login, ou.role, u.last_seen_at, u.created, "
-    'u.is_disabled, u.is_provisioned FROM org_user ou JOIN "user" u ON u.id = ou.user_id'
+_ORG_USER_COLUMNS = (
+    "ou.org_id, u.id, u.uid, u.email, u.name, u.login, ou.role, u.last_seen_at, u.created, "
+    "u.is_disabled, u.is_provisioned"
 )
+_ORG_USER_SELECT = f'SELECT {_ORG_USER_COLUMNS} FROM org_user ou JOIN "user" u ON u.id = ou.user_id'
 
 
 def _org_user(row: sqlite3.Row | tuple[Any, ...]) -> OrgUser:
@@ -141,14 +146,8 @@ def search_org_users(
     substring of email, name or login, ordered by ``order`` or login then email; ``limit`` 0 is all.
     Returns (total ignoring paging, the page).
     """
-    where = "ou.org_id = ? AND u.is_service_account = 0"
-    args: list[Any] = [org_id]
-    if query:
-        where += " AND (u.email LIKE ? OR u.name LIKE ? OR u.login LIKE ?)"
-        like = f"%{query}%"
-        args += [like, like, like]
-    order_sql = ", ".join(f"u.{f} {'DESC' if desc else 'ASC'}" for f, desc in order if f in SORT_FIELDS)
-    sql = f"{_ORG_USER_SELECT} WHERE {where} ORDER BY {order_sql or 'u.login ASC, u.email ASC'}, u.id ASC"
+    where, args = _org_user_filter(org_id, query)
+    sql = f"{_ORG_USER_SELECT} WHERE {where} ORDER BY {_org_user_order(order)}"
     page_args = list(args)
     if limit > 0:
         sql += " LIMIT ? OFFSET ?"
@@ -159,6 +158,72 @@ def search_org_users(
         ).fetchone()[0]
         rows = db.execute(sql, page_args).fetchall()
     return total, [_org_user(r) for r in rows]
+
+
+def _org_user_filter(org_id: int, query: str) -> tuple[str, list[Any]]:
+    where = "ou.org_id = ? AND u.is_service_account = 0"
+    args: list[Any] = [org_id]
+    if query:
+        where += " AND (u.email LIKE ? OR u.name LIKE ? OR u.login LIKE ?)"
+        like = f"%{query}%"
+        args += [like, like, like]
+    return where, args
+
+
+def _org_user_order(order: Sequence[tuple[str, bool]]) -> str:
+    order_sql = ", ".join(f"u.{f} {'DESC' if desc else 'ASC'}" for f, desc in order if f in SORT_FIELDS)
+    return f"{order_sql or 'u.login ASC, u.email ASC'}, u.id ASC"
+
+
+def org_user_rows(
+    store: Store,
+    org_id: int,
+    *,
+    query: str = "",
+    limit: int = 0,
+    page: int = 1,
+    order: Sequence[tuple[str, bool]] = (),
+) -> tuple[int, list[OrgUserRow]]:
+    """:func:`search_org_users` as the rows ``/api/orgs/:id/users/search`` shows, each with its newest auth
+    module (:data:`gtool.sandbox.listings.OrgUserRow`).
+
+    Every page needs the whole org sorted, and a client reading the pages of a big org concurrently
+    would have SQLite sort it once per page: the sorted member ids are kept until the database changes,
+    and a page reads its rows by id. In the default order (an inventory's) the members are sorted by
+    their rank in the users' order, read once from an index, rather than by SQL looking up every member.
+    """
+    where, args = _org_user_filter(org_id, query)
+    order_sql = _org_user_order(order)
+
+    def sorted_ids(db: sqlite3.Connection) -> list[int]:
+        if not query and not order:
+            ranks = store.user_ranks()
+            members = db.execute("SELECT user_id FROM org_user WHERE org_id = ?", (org_id,))
+            return sorted((m for (m,) in members if m in ranks), key=ranks.__getitem__)
+        sql = f'SELECT u.id FROM org_user ou JOIN "user" u ON u.id = ou.user_id WHERE {where} ORDER BY '
+        return [row[0] for row in db.execute(sql + order_sql, args)]
+
+    with store.read() as db:
+        ids = store.remembered(("org_users", org_id, query, order_sql), sorted_ids)
+        if limit > 0:
+            start = max(0, min(limit * (page - 1), 2**62))
+            wanted = ids[start : start + limit]
+        else:
+            wanted = ids
+        found: dict[int, OrgUserRow] = {}
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for row in db.execute(
+                f'SELECT {_ORG_USER_COLUMNS}, {AUTH_MODULE_COLUMN} FROM org_user ou JOIN "user" u '
+                f"ON u.id = ou.user_id WHERE ou.org_id = ? AND ou.user_id IN ({marks})",
+                [org_id, *chunk],
+            ):
+                found[row[1]] = row
+    return len(ids), [found[i] for i in wanted]
+
+
+def _chunks(values: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def _admins_left(db: sqlite3.Connection, org_id: int) -> bool:

@@ -9,6 +9,7 @@ restarted sandbox finds everything it had. Times are whole Unix seconds, as Graf
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -20,14 +21,17 @@ import string
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from gtool.sandbox.listings import UserHitRow
     from gtool.sandbox.seed import Seed
+
+_T = TypeVar("_T")
 
 ROLES = ("None", "Viewer", "Editor", "Admin")
 MAIN_ORG_NAME = "Main Org."
@@ -67,6 +71,9 @@ CREATE INDEX IF NOT EXISTS ix_user_email ON "user"(email);
 CREATE INDEX IF NOT EXISTS ix_user_name ON "user"(name);
 CREATE INDEX IF NOT EXISTS ix_user_last_seen ON "user"(last_seen_at);
 CREATE INDEX IF NOT EXISTS ix_user_is_sa ON "user"(is_service_account);
+-- The default order of user searches (login, email, id) among non-service accounts, read from the index
+-- alone: a page deep in the list skips its offset without touching the table.
+CREATE INDEX IF NOT EXISTS ix_user_sa_login ON "user"(is_service_account, login, email);
 CREATE TABLE IF NOT EXISTS org_user (
     id INTEGER PRIMARY KEY,
     org_id INTEGER NOT NULL,
@@ -197,6 +204,14 @@ _SETTABLE_USER_FIELDS = frozenset(
 )
 
 SORT_FIELDS = ("login", "email", "name", "last_seen_at")
+
+# GetUserLabels as a column: the newest auth module of the user ``u`` (NULL for a local user).
+AUTH_MODULE_COLUMN = (
+    "(SELECT a.auth_module FROM user_auth a WHERE a.user_id = u.id "
+    "ORDER BY a.created DESC, a.id DESC LIMIT 1)"
+)
+# What `Store.remembered` keeps at most, in list items (a sorted org of 100,000 members is 100,000).
+_MEMO_BUDGET = 2_000_000
 
 TABLES = (
     "org",
@@ -462,6 +477,9 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._verified: dict[tuple[str, str], bool] = {}
+        self._memo: dict[Hashable, Any] = {}
+        self._memo_generation: tuple[int, int] = (-1, -1)
+        self._memo_weight = 0
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -505,6 +523,43 @@ class Store:
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             yield self._conn
+
+    def read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """The connection for a consistent read (no transaction: nothing to commit or roll back)."""
+        return self._read()
+
+    def remembered(self, key: Hashable, compute: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``compute(db)``, kept until the database changes: what every page of a listing needs again
+        (its total, its sort order) is then computed once per listing, not once per page.
+
+        Any insert, update or delete, by this connection (``total_changes``) or another one
+        (``data_version``), forgets everything. Inside a transaction nothing is kept, since a rollback
+        would not count as a change.
+        """
+        with self._lock:
+            if self._depth:
+                return compute(self._conn)
+            generation = (
+                self._conn.total_changes,
+                self._conn.execute("PRAGMA data_version").fetchone()[0],
+            )
+            if generation != self._memo_generation:
+                self._forget(generation)
+            if key in self._memo:
+                found: _T = self._memo[key]
+                return found
+            value = compute(self._conn)
+            weight = len(value) if isinstance(value, list | tuple | dict) else 1
+            if self._memo_weight + weight > _MEMO_BUDGET:
+                self._forget(generation)
+            self._memo[key] = value
+            self._memo_weight += weight
+            return value
+
+    def _forget(self, generation: tuple[int, int]) -> None:
+        self._memo.clear()
+        self._memo_weight = 0
+        self._memo_generation = generation
 
     def ping(self) -> bool:
         """Grafana's health check: ``SELECT 1`` works."""
@@ -696,6 +751,38 @@ class Store:
         ``order`` ((field, descending) pairs from :data:`SORT_FIELDS`) or by login then email.
         Returns (total matches ignoring paging, the page).
         """
+        total, rows = self._user_search(_USER_COLUMNS, query, order, limit, offset)
+        return total, [_user(r) for r in rows]
+
+    def user_hits(
+        self,
+        *,
+        query: str = "",
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> tuple[int, list[UserHitRow]]:
+        """:meth:`search_users` as the rows ``/api/users/search`` shows, each with its newest auth module
+        (:data:`gtool.sandbox.listings.UserHitRow`), in one query."""
+        columns = (
+            "u.id, u.uid, u.name, u.login, u.email, u.is_admin, u.is_disabled, u.last_seen_at, "
+            + AUTH_MODULE_COLUMN
+        )
+        return self._user_search(columns, query, order, limit, offset)
+
+    def user_ranks(self) -> dict[int, int]:
+        """Each user's position in the default search order (login, email, id), service accounts left
+        out; read from ``ix_user_sa_login`` alone, and kept until the database changes."""
+
+        def ranks(db: sqlite3.Connection) -> dict[int, int]:
+            rows = db.execute('SELECT id FROM "user" WHERE is_service_account = 0 ORDER BY login, email, id')
+            return {user_id: rank for rank, (user_id,) in enumerate(rows)}
+
+        return self.remembered("user_ranks", ranks)
+
+    def _user_search(
+        self, columns: str, query: str, order: Sequence[tuple[str, bool]], limit: int, offset: int
+    ) -> tuple[int, list[Any]]:
         where = "u.is_service_account = 0"
         args: list[Any] = []
         if query:
@@ -703,18 +790,24 @@ class Store:
             like = f"%{query}%"
             args += [like, like, like]
         order_sql = ", ".join(f"u.{f} {'DESC' if desc else 'ASC'}" for f, desc in order if f in SORT_FIELDS)
+        # The default order walks ix_user_sa_login. Any other: "+u.is_service_account" keeps SQLite from
+        # picking that index for the page, so it walks the index of the sort column instead of sorting
+        # 100,000 rows.
+        page_where = where if not order_sql else "+" + where
         order_sql = order_sql or "u.login ASC, u.email ASC"
-        # "+u.is_service_account" keeps SQLite from picking that index for the page, so it walks the index
-        # of the sort column instead of sorting 100,000 rows; the count uses it.
-        page_where = "+" + where
+
+        def count(db: sqlite3.Connection) -> int:
+            found: int = db.execute(f'SELECT COUNT(*) FROM "user" u WHERE {where}', args).fetchone()[0]
+            return found
+
         with self._read() as db:
-            total = db.execute(f'SELECT COUNT(*) FROM "user" u WHERE {where}', args).fetchone()[0]
+            total = self.remembered(("users", query), count)
             rows = db.execute(
-                f'SELECT {_USER_COLUMNS} FROM "user" u WHERE {page_where} ORDER BY {order_sql}, u.id ASC '
+                f'SELECT {columns} FROM "user" u WHERE {page_where} ORDER BY {order_sql}, u.id ASC '
                 "LIMIT ? OFFSET ?",
                 [*args, limit, offset],
             ).fetchall()
-        return total, [_user(r) for r in rows]
+        return total, rows
 
     def check_password(self, login_or_email: str, password: str) -> User | None:
         """The user whose login or email this is and whose stored hash matches, else ``None``."""

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from gtool.sandbox import dtos, errors, orgdata
+from gtool.sandbox import dtos, errors, listings, orgdata
 from gtool.sandbox.auth import (
     GLOBAL_ACTIONS,
     ORG_ROLE_ACTIONS,
+    AuthSettings,
     Identity,
     auth_label,
     require,
     require_global,
     role_includes,
 )
-from gtool.sandbox.gojson import GoMap, go_time
+from gtool.sandbox.gojson import GoMap, Raw, go_time
 from gtool.sandbox.routes.users import parse_sort, resolve_user_id
 from gtool.sandbox.store import Org, OrgNameTaken, OrgNotFound, OrgUserAlreadyAdded, UserNotFound
 from gtool.sandbox.web import Ctx, Field, api, go_atoi, success
@@ -54,9 +55,16 @@ def org_details(org: Org) -> dict[str, Any]:
 
 
 def org_user_dto(
-    user: orgdata.OrgUser, module: str | None, ctx: Ctx, now: int, access: dict[str, bool] | None
+    user: orgdata.OrgUser,
+    module: str | None,
+    settings: AuthSettings,
+    now: int,
+    access: dict[str, bool] | None,
 ) -> dict[str, Any]:
-    """``OrgUserDTO`` (newest field order, §4.2/E3); ``authLabels`` stays null without an auth module."""
+    """``OrgUserDTO`` (newest field order, §4.2/E3); ``authLabels`` stays null without an auth module.
+
+    The listings send :func:`gtool.sandbox.listings.org_users`' encoding of it, byte for byte the same.
+    """
     body: dict[str, Any] = {
         "orgId": user.org_id,
         "userId": user.user_id,
@@ -75,7 +83,7 @@ def org_user_dto(
     body.update(
         isDisabled=user.is_disabled,
         authLabels=None if module is None else [auth_label(module)],
-        isExternallySynced=module is not None and ctx.settings.is_externally_synced(module),
+        isExternallySynced=module is not None and settings.is_externally_synced(module),
         isProvisioned=user.is_provisioned,
     )
     return body
@@ -224,18 +232,16 @@ def _hidden(ctx: Ctx) -> frozenset[str]:
 
 def _org_user_page(
     ctx: Ctx, org_id: int, *, query: str = "", limit: int = 0, page: int = 1, sort: str = ""
-) -> tuple[int, list[dict[str, Any]]]:
-    """``searchOrgUsersHelper``: the store's page, hidden users filtered out (``totalCount`` unchanged)."""
+) -> tuple[int, Raw]:
+    """``searchOrgUsersHelper``: the store's page, hidden users filtered out (``totalCount`` unchanged);
+    the items are :func:`org_user_dto`'s, encoded by :func:`gtool.sandbox.listings.org_users`."""
     order = parse_sort(sort)
-    total, users = orgdata.search_org_users(
-        ctx.store, org_id, query=query, limit=limit, page=page, order=order
-    )
+    total, rows = orgdata.org_user_rows(ctx.store, org_id, query=query, limit=limit, page=page, order=order)
     hidden = _hidden(ctx)
-    users = [u for u in users if u.login not in hidden]
-    modules = ctx.store.auth_modules(u.user_id for u in users)
+    if hidden:
+        rows = [row for row in rows if row[5] not in hidden]  # row[5]: the login
     now = ctx.store.now()
-    access = _access_metadata(ctx)
-    return total, [org_user_dto(u, modules.get(u.user_id), ctx, now, access) for u in users]
+    return total, listings.org_users(rows, now, ctx.settings.is_externally_synced, _access_metadata(ctx))
 
 
 def get_current_org_users(ctx: Ctx) -> Any:

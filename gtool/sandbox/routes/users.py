@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gtool.sandbox import dtos, errors
+from gtool.sandbox import dtos, errors, listings
 from gtool.sandbox.auth import GLOBAL_ACTIONS, require_global, require_grafana_admin
+from gtool.sandbox.gojson import Raw
 from gtool.sandbox.store import LastGrafanaAdmin, OrgNotFound, UserAlreadyExists, UserNotFound
 from gtool.sandbox.web import Ctx, Field, api, success
 
@@ -63,8 +64,9 @@ def _is_int(text: str) -> bool:
     return digits.isascii() and digits.isdigit() and -(2**63) <= int(text) < 2**63
 
 
-def _search(ctx: Ctx) -> tuple[int, list[dict[str, Any]], int, int]:
-    """``SearchUser``: (totalCount, hits, page, perPage)."""
+def _search(ctx: Ctx) -> tuple[int, Raw, int, int]:
+    """``SearchUser``: (totalCount, hits, page, perPage); the hits are ``dtos.user_search_hit`` items,
+    encoded by :func:`gtool.sandbox.listings.user_hits`."""
     require_global(ctx.identity, "users:read")
     per_page = ctx.query_int("perpage")
     if per_page <= 0:
@@ -75,12 +77,10 @@ def _search(ctx: Ctx) -> tuple[int, list[dict[str, Any]], int, int]:
     order = parse_sort(ctx.query("sort"))
     # Go's int arithmetic never fails here; keep SQLite's LIMIT/OFFSET inside its int64 range.
     offset = min(per_page * (page - 1), 2**62)
-    total, users = ctx.store.search_users(
+    total, rows = ctx.store.user_hits(
         query=ctx.query("query"), order=order, limit=min(per_page, 2**62), offset=offset
     )
-    modules = ctx.store.auth_modules(u.id for u in users)
-    now = ctx.store.now()
-    return total, [dtos.user_search_hit(u, modules.get(u.id), now) for u in users], page, per_page
+    return total, listings.user_hits(rows, ctx.store.now()), page, per_page
 
 
 def search_users(ctx: Ctx) -> Any:
