@@ -56,8 +56,12 @@ class LosingProxy(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, upstream: str, *, lose_rate: float, seed: int) -> None:
+    def __init__(self, upstream: str, *, lose_rate: float, seed: int, throttle_every: int = 150) -> None:
         super().__init__(("127.0.0.1", 0), _Forward)
+        # The sandbox's own rate limit only bites when the client outruns it, which a loaded CI box may
+        # never do; a gateway's 429 on every Nth request makes sure the client meets Retry-After.
+        self.throttle_every = throttle_every
+        self._requests = 0
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.lose_rate = lose_rate
@@ -95,6 +99,11 @@ class LosingProxy(ThreadingHTTPServer):
             if write is not None:
                 self.applied[write] += 1
 
+    def throttle(self) -> bool:
+        with self._lock:
+            self._requests += 1
+            return self._requests % self.throttle_every == 0
+
     def lose(self) -> bool:
         with self._lock:
             return self._random.random() < self.lose_rate
@@ -120,6 +129,16 @@ class _Forward(BaseHTTPRequestHandler):
 
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.server.throttle():
+            self.server.count("429")
+            data = b'{"message":"Too Many Requests"}'
+            self.send_response(429)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "1")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
         conn = self.server.connection()
         try:
