@@ -315,17 +315,13 @@ def _version(text: str | None) -> Version | None:
 
 def _load_config(config_path: str, opts: LintOptions) -> tuple[IniFile, GrafanaConfig]:
     """The one grafana.ini of explain/test, layered with the options' defaults, env and SSO record."""
-    from gtool.saml import ini, settings
+    from gtool.saml import ini
+    from gtool.saml.explain import read_config
 
     try:
-        file = ini.read_file(config_path)
+        return read_config(config_path, opts)
     except ini.IniReadError as exc:
         fail(f"{exc.path}: {exc.message}", exc.hint)
-    base = opts.homepath or Path(config_path).parent
-    cfg = settings.load(
-        [file], defaults=opts.defaults, env=opts.env, cli_args=opts.cli_args, sso=opts.sso, base_dir=base
-    )
-    return file, cfg
 
 
 def _parse_now(text: str) -> dt.datetime:
@@ -526,9 +522,10 @@ def explain(
     """
     import json
 
+    from gtool.saml.explain import assertion_attributes
+    from gtool.saml.explain import explain as run_explain
     from gtool.saml.inputs import InputError, parse_attr_pairs
-    from gtool.saml.lint import lint_ini
-    from gtool.saml.mapping import AssumptionError, Assumptions, simulate
+    from gtool.saml.mapping import AssumptionError, Assumptions
 
     if (assertion_input is None) == (not attrs):
         fail(
@@ -543,62 +540,28 @@ def explain(
         fail(str(exc), "see docs/explain.md for the assumptions and their values")
     team_list, org_list = _load_teams_orgs(teams, orgs)
     loaded = None
-    if assertion_input is not None:
-        loaded = _load_message(assertion_input, index, idp_cert, idp_metadata, sp_key, allow_sha1)
-        first = loaded.response.assertion
-        if first is None:
-            r = loaded.response
-            if r.rejected:
-                fail(
-                    f"{loaded.source}: no assertion is covered by a valid signature: Grafana would refuse it",
-                    "`gtool saml inspect` with the same options shows why; without --idp-cert/--idp-metadata "
-                    "explain reads the message unverified",
-                )
-            if r.encrypted_assertions:
-                fail(
-                    f"{loaded.source}: the assertion is encrypted",
-                    "pass Grafana's SP key with --sp-key KEY.pem",
-                )
-            fail(
-                f"{loaded.source}: the response holds no assertion",
-                "check the capture with gtool saml inspect",
-            )
-        attributes = first.attributes
-    else:
-        try:
+    try:
+        if assertion_input is not None:
+            loaded = _load_message(assertion_input, index, idp_cert, idp_metadata, sp_key, allow_sha1)
+            attributes = assertion_attributes(loaded)
+        else:
             attributes = parse_attr_pairs(attrs)
-        except InputError as exc:
-            fail(exc.message, exc.hint)
-    outcome = simulate(
-        cfg,
-        attributes,
-        orgs=org_list,
-        teams=team_list,
-        assumptions=assumptions,
-        grafana_version=version,
-        user_exists=user_exists,
-    )
+    except InputError as exc:
+        fail(exc.message, exc.hint)
     opts.grafana_version = version
     opts.now = _parse_now(now) if now else None
     opts.teams, opts.orgs = team_list, org_list
-    if loaded is not None:
-        opts.assertion, opts.assertion_path = loaded.response, loaded.source
-    diagnostics, _ = lint_ini(file, opts, raise_crashes=False)
-    doc = outcome.to_json()
-    # The lint rules and the simulator can see the same problem (a missing attribute): keep one of each,
-    # the lint rule's, which points at the config line.
-    merged = [d.to_json() | {"path": d.path} for d in diagnostics]
-    seen = {(d["code"], d["key"]) for d in merged}
-    merged += [d for d in doc.get("diagnostics", []) if (d["code"], d["key"]) not in seen]
-    doc["diagnostics"] = merged
+    result = run_explain(
+        file, cfg, attributes, opts, loaded=loaded, assumptions=assumptions, user_exists=user_exists
+    )
     if fmt == "json":
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
         return
-    click.echo(outcome.to_text())
-    if diagnostics:
+    click.echo(result.outcome.to_text())
+    if result.findings:
         click.echo("")
-        click.echo(f"Configuration and assertion findings ({len(diagnostics)}):")
-        for d in diagnostics:
+        click.echo(f"Configuration and assertion findings ({len(result.findings)}):")
+        for d in result.findings:
             click.echo(f"  {d.path}:{d.line}:{d.column}: {d.code} [{d.slug}] {d.message}")
 
 

@@ -70,7 +70,8 @@ def visible(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def to_text(loaded: LoadedMessage, now: dt.datetime) -> str:
+def to_text(loaded: LoadedMessage, now: dt.datetime, *, attributes: bool = True) -> str:
+    """The inspect report; ``attributes=False`` leaves the attribute lists to the caller (the TUI's table)."""
     r = loaded.response
     m = loaded.message
     lines = [f"Read {_FORMS.get(m.form, m.form)}: {m.origin}"]
@@ -113,6 +114,8 @@ def to_text(loaded: LoadedMessage, now: dt.datetime) -> str:
         if a.session_index:
             lines.append(f"  Session      {a.session_index}")
         lines.append(f"  Signature    {signature_text(a.signature)}")
+        if not attributes:
+            continue
         lines += ["", f"Attributes ({len(a.attributes)})"]
         width = max((len(x.name) for x in a.attributes), default=4)
         for x in a.attributes:
