@@ -66,11 +66,21 @@ class GtoolApp(App[None]):
         self._probe: Timer | None = None
         self.lost = ""
         self._panels: set[str] = set()
-        self.changed_users: set[int] = set()  # written to since a screen last read them
+        self.change_log: list[int] = []  # ids of the users written to, in order
 
     def user_changed(self, user_id: int) -> None:
         """Called after a write: screens showing this user re-read it when they are shown again."""
-        self.changed_users.add(user_id)
+        self.change_log.append(user_id)
+
+    @property
+    def change_mark(self) -> int:
+        """Where the change log is now: a screen keeps it when it reads, and asks `changed_since` later."""
+        return len(self.change_log)
+
+    def changed_since(self, mark: int) -> set[int]:
+        """Users written to after `mark`; each screen keeps its own mark, so none hides a change from
+        another."""
+        return set(self.change_log[mark:])
 
     # import paths keep each panel's import lazy: `gtool tui` shows the users screen before loading the rest
     def _panel(self, name: str) -> Screen[Any]:
@@ -85,10 +95,12 @@ class GtoolApp(App[None]):
             return
         self.start()
 
-    def _connected(self, session: Session | None) -> None:
+    async def _connected(self, session: Session | None) -> None:
         if session is None:
             self.exit()
             return
+        if self.session is not None and self.session is not session:
+            await self.session.aclose()  # the connection that failed
         self.session = session
         self.start()
 

@@ -191,7 +191,8 @@ def start_sandbox(
     deadline = time.monotonic() + timeout
     url = login = password = None
     try:
-        while url is None or login is None:
+        # a self-hosted sandbox prints admin credentials; a Cloud one (tokens only) prints its token instead
+        while url is None or password is None:
             line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
             if line is None:
                 raise RuntimeError(f"sandbox exited early ({process.wait()}): {output}")
@@ -199,7 +200,9 @@ def start_sandbox(
                 url = line.split("listening on ", 1)[1].strip()
             if "admin credentials: " in line:
                 login, password = line.split("admin credentials: ", 1)[1].split()[0::2][:2]
-        running = RunningSandbox(url, login, password, process, db, output)
+            if "service account token (" in line:
+                login, password = "", line.rsplit(": ", 1)[1].strip()
+        running = RunningSandbox(url, login or "", password, process, db, output)
         while True:
             try:
                 if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:

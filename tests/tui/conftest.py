@@ -12,6 +12,7 @@ so "last seen" ages, and therefore snapshots, are the same on every run.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from gtool.grafana.auth import Secret
 from gtool.profiles import Connection
 from gtool.tui.app import GtoolApp
 from gtool.tui.session import Session
+from gtool.tui.widgets import header
 from tests.conftest import ROOT
 from tests.sandbox.conftest import RunningSandbox, start_sandbox
 
@@ -47,9 +49,18 @@ def tui_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSan
         running.stop()
 
 
+def start_cloud_sandbox(tmp: Path) -> RunningSandbox:
+    """A seeded, frozen Grafana Cloud stack (tokens only), with a mail server as every Cloud stack has one,
+    so invites work (as in tests/e2e/test_cli_cloud.py)."""
+    ini = tmp / "grafana.ini"
+    ini.write_text(OKTA_INI.read_text() + "\n[smtp]\nenabled = true\n")
+    return start_tui_sandbox("--cloud", "--config", str(ini), tmp=tmp)
+
+
 @pytest.fixture(scope="module")
 def cloud_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    running = start_tui_sandbox("--cloud", tmp=tmp_path_factory.mktemp("cloud"))
+    """A Cloud stack; its `password` is the token the sandbox printed (Admin, org 1)."""
+    running = start_cloud_sandbox(tmp_path_factory.mktemp("cloud"))
     try:
         yield running
     finally:
@@ -117,3 +128,14 @@ def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
 def anyio_backend() -> str:
     """Pilot tests are `@pytest.mark.anyio async def`; Textual runs on asyncio."""
     return "asyncio"
+
+
+@pytest.fixture
+def stable_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots: every sandbox listens on a random port; the header shows 127.0.0.1:3000 instead."""
+    real = header.render_header
+
+    def render(url: str, *args: Any, **kwargs: Any) -> str:
+        return real(re.sub(r"^http://127\.0\.0\.1:\d+", "http://127.0.0.1:3000", url), *args, **kwargs)
+
+    monkeypatch.setattr(header, "render_header", render)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -96,7 +97,8 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("slash", "focus_search", "Search", id="users.search"),
         Binding("escape", "focus_table", "Table", show=False, id="users.table"),
-        Binding("enter", "open", "Open", id="users.open"),
+        # priority: the focused table's own Enter would otherwise hide "Open" from the footer
+        Binding("enter", "open", "Open", id="users.open", priority=True),
         Binding("right_square_bracket", "next_page", "Next page", id="users.next"),
         Binding("left_square_bracket", "previous_page", "Prev page", id="users.previous"),
         Binding("s", "cycle('synced')", "Synced", id="users.synced"),
@@ -116,15 +118,16 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         self.page: BrowsePage | None = None
         self.rows: dict[str, UserRow] = {}
         self._debounce: Timer | None = None
+        self.mark = 0  # the app's change mark when this page was read
 
     @property
     def browser(self) -> UserBrowser:
         if self._browser is None:
-            self._browser = self.app.session.browser()  # type: ignore[attr-defined]
+            self._browser = self.app.session.browser()
         return self._browser
 
     def compose(self) -> ComposeResult:
-        session = self.app.session  # type: ignore[attr-defined]
+        session = self.app.session
         yield InstanceHeader(session.url, session.read_only)
         with Vertical(id="users-body"):
             yield Input(placeholder=f"/ search login, email, name — {HELP}", id="search")
@@ -137,7 +140,7 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(InstanceHeader).show(self.app.session.capabilities)  # type: ignore[attr-defined]
+        self.query_one(InstanceHeader).show(self.app.session.capabilities)
         self.query_one("#users", DataTable).focus()
         self.load(Cursor())
 
@@ -186,6 +189,7 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
     async def load(self, start: Cursor) -> None:
         """One page; `exclusive` cancels a search still in flight, so a stale answer never lands."""
         self.query_one("#status", Static).update("searching…")
+        self.mark = self.app.change_mark  # a write from here on shows on the next resume
         page = await self.browser.page(self.query_, start)
         self.show_page(page)
         self.fill_orgs(page.rows)
@@ -250,12 +254,12 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "create_user":
-            return not self.app.session.read_only  # type: ignore[attr-defined]
+            return not self.app.session.read_only
         return True
 
     def action_create_user(self) -> None:
         """Create (self-hosted) or invite (Cloud) a user; the page is read again after a success."""
-        if self.app.session.read_only:  # type: ignore[attr-defined]
+        if self.app.session.read_only:
             return
         from gtool.tui.screens.provision import CreateUserModal
 
@@ -285,21 +289,42 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         return self.rows.get(key or "")
 
     def action_open(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.has_focus:  # Enter in the search box runs the search at once and goes to the rows
+            self.submitted(Input.Submitted(search, search.value))
+            return
         row = self.selected()
         if row is None:
             return
         from gtool.tui.screens.user_detail import UserDetailScreen
 
-        self.app.push_screen(UserDetailScreen(row.id))
+        self.app.push_screen(UserDetailScreen(row.id, login=row.login))
 
     @on(DataTable.RowSelected, "#users")
     def row_selected(self, event: DataTable.RowSelected) -> None:
-        self.action_open()
+        self.action_open()  # a mouse click on a row
+
+    def commands(self) -> Iterable[SystemCommand]:
+        """This screen's actions in the command palette (ctrl+p)."""
+        cycle = "Cycle {0}:yes / {0}:no / any ({1})"
+        found = [
+            SystemCommand("Users: search", "Focus the search box (/)", self.action_focus_search),
+            SystemCommand("Users: synced filter", cycle.format("synced", "s"), self._cycle("synced")),
+            SystemCommand("Users: admins filter", cycle.format("admin", "a"), self._cycle("admin")),
+            SystemCommand("Users: disabled filter", cycle.format("disabled", "x"), self._cycle("disabled")),
+            SystemCommand("Users: next page", "The next page (])", self.action_next_page),
+            SystemCommand("Users: previous page", "The previous page ([)", self.action_previous_page),
+        ]
+        if self.check_action("create_user", ()):
+            what = "Create (self-hosted) or invite (Cloud) a user (c)"
+            found.append(SystemCommand("Users: new user", what, self.action_create_user))
+        return found
+
+    def _cycle(self, facet: str) -> Callable[[], None]:
+        return lambda: self.action_cycle(facet)
 
     def on_screen_resume(self) -> None:
         """Back from a user or a modal: re-read the page if a user on it changed, so the table shows what
         Grafana now says, not what we sent."""
-        changed: set[int] = getattr(self.app, "changed_users", set())
-        if changed and any(str(uid) in self.rows for uid in changed):
-            changed.difference_update(int(k) for k in self.rows)
+        if any(str(uid) in self.rows for uid in self.app.changed_since(self.mark)):
             self.load(self.cursors[-1])
