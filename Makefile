@@ -43,6 +43,7 @@ test: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/gtool saml rules --format markdown > docs/rules.md
+	$(BIN)/python -c "from gtool.tui.keymap import markdown; print(markdown())" > docs/tui-keys.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -103,3 +103,11 @@ async def test_esc_q_and_question_mark_close_help(tui_sandbox: RunningSandbox, m
             await settle(pilot, QUICK)
             assert isinstance(app.screen, UsersScreen), key  # closed, and q did not quit the app
         assert app.is_running
+
+
+def test_docs_tui_keys_md_is_generated_and_current() -> None:
+    from gtool.tui.keymap import markdown
+    from tests.conftest import ROOT
+
+    on_disk = (ROOT / "docs" / "tui-keys.md").read_text(encoding="utf-8")
+    assert on_disk == markdown() + "\n", "docs/tui-keys.md is stale: run `make docs`"

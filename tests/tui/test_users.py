@@ -149,3 +149,24 @@ async def test_pages_of_one_hundred_forward_and_back(
         await settle(pilot)
         assert logins(app) == first
         assert app.screen.query_one("#users", DataTable).row_count <= 100  # never more mounted
+
+
+async def test_enter_right_after_a_search_opens_its_first_match_not_a_stale_row(
+    tui_sandbox: RunningSandbox, make_app: MakeApp
+) -> None:
+    app = make_app(tui_sandbox)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert logins(app)[0] == "ada@example.com"  # what Enter would open from the old rows
+        faults = f"{tui_sandbox.url}/api/sandbox/faults"
+        httpx.patch(faults, json={"latency_ms": 800}, timeout=5).raise_for_status()
+        try:
+            await pilot.press("slash", *"grace", "enter", "enter")  # faster than the search answers
+            await settle(pilot, pause=1.0)
+        finally:
+            httpx.delete(faults, timeout=5).raise_for_status()
+        await settle(pilot)
+        from gtool.tui.screens.user_detail import UserDetailScreen
+
+        assert isinstance(app.screen, UserDetailScreen)
+        assert app.screen.user_id == 7  # grace@example.com, the only match

@@ -119,6 +119,7 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         self.rows: dict[str, UserRow] = {}
         self._debounce: Timer | None = None
         self.mark = 0  # the app's change mark when this page was read
+        self.open_when_loaded = False  # Enter came while a search was in flight: open its first row
 
     @property
     def browser(self) -> UserBrowser:
@@ -148,14 +149,21 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(Input.Changed, "#search")
     def typed(self, event: Input.Changed) -> None:
+        self._cancel_debounce()
+        self._debounce = self.set_timer(DEBOUNCE, lambda: self._debounced(event.value))
+
+    def _debounced(self, text: str) -> None:
+        self._debounce = None
+        self.search(text)
+
+    def _cancel_debounce(self) -> None:
         if self._debounce is not None:
             self._debounce.stop()
-        self._debounce = self.set_timer(DEBOUNCE, lambda: self.search(event.value))
+            self._debounce = None
 
     @on(Input.Submitted, "#search")
     def submitted(self, event: Input.Submitted) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
+        self._cancel_debounce()
         self.search(event.value)
         self.action_focus_table()
 
@@ -208,6 +216,11 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         if not page.rows:
             status += " · no user matches" + (" (try fewer filters)" if page.filtered else "")
         self.query_one("#status", Static).update(status)
+        if self.open_when_loaded:
+            self.open_when_loaded = False
+            if page.rows:
+                table.move_cursor(row=0)
+                self.open_selected()
 
     @work(exclusive=True, group="orgs", exit_on_error=False)
     async def fill_orgs(self, rows: tuple[UserRow, ...]) -> None:
@@ -293,12 +306,23 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         if search.has_focus:  # Enter in the search box runs the search at once and goes to the rows
             self.submitted(Input.Submitted(search, search.value))
             return
+        if self.loading():
+            # the rows on screen belong to the previous search: open what the operator searched for
+            self.open_when_loaded = True
+            return
+        self.open_selected()
+
+    def open_selected(self) -> None:
         row = self.selected()
         if row is None:
             return
         from gtool.tui.screens.user_detail import UserDetailScreen
 
         self.app.push_screen(UserDetailScreen(row.id, login=row.login))
+
+    def loading(self) -> bool:
+        running = any(w.group == "users" and not w.is_finished for w in self.workers)
+        return self._debounce is not None or running
 
     @on(DataTable.RowSelected, "#users")
     def row_selected(self, event: DataTable.RowSelected) -> None:
