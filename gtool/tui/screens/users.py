@@ -306,7 +306,7 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         if search.has_focus:  # Enter in the search box runs the search at once and goes to the rows
             self.submitted(Input.Submitted(search, search.value))
             return
-        if self.loading():
+        if self.searching():
             # the rows on screen belong to the previous search: open what the operator searched for
             self.open_when_loaded = True
             return
@@ -320,7 +320,7 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
 
         self.app.push_screen(UserDetailScreen(row.id, login=row.login))
 
-    def loading(self) -> bool:
+    def searching(self) -> bool:
         running = any(w.group == "users" and not w.is_finished for w in self.workers)
         return self._debounce is not None or running
 
