@@ -163,7 +163,7 @@ class UserBrowser:
     org_id: int | None = None
     page_size: int = PAGE_SIZE
     synced: SyncedLabels = field(default_factory=SyncedLabels)
-    clock: Callable[[], datetime] = _now
+    clock: Callable[[], datetime] | None = None  # None: the wall clock (looked up at each call)
 
     @property
     def scope(self) -> str:
@@ -198,7 +198,7 @@ class UserBrowser:
         rows: list[UserRow] = []
         scanned, total = 0, None
         server_page, offset = start.server_page, start.offset
-        now = self.clock()
+        now = (self.clock or _now)()
         for _ in range(MAX_SCAN):
             got = await self._fetch(query.text, server_page, SCAN_PAGE)
             total = got.total_count

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from textual.widgets import DataTable, Input, Static
 
+from gtool.access import browse
 from gtool.cli_tui import Sandbox, demo_sandbox
 from gtool.tui.screens.users import UsersScreen
 from tests.sandbox.conftest import RunningSandbox
@@ -170,3 +172,35 @@ async def test_enter_right_after_a_search_opens_its_first_match_not_a_stale_row(
 
         assert isinstance(app.screen, UserDetailScreen)
         assert app.screen.user_id == 7  # grace@example.com, the only match
+
+
+async def test_origin_and_last_seen_keys_write_their_facets(
+    tui_sandbox: RunningSandbox, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "seen more than 30 days ago" is judged on our clock; the sandbox's is frozen, so ours must be too
+    frozen = dt.datetime.fromisoformat(FROZEN.replace("Z", "+00:00"))
+    monkeypatch.setattr(browse, "_now", lambda: frozen)
+    app = make_app(tui_sandbox)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        search = app.screen.query_one("#search", Input)
+        await pilot.press("o")
+        await settle(pilot)
+        assert search.value == "origin:local"
+        assert "admin" in logins(app) and "jsmith" not in logins(app)
+        await pilot.press("o")
+        await settle(pilot)
+        assert search.value.startswith("origin:") and search.value != "origin:local"
+        await pilot.press("ctrl+r")  # (reload keeps the facet)
+        await settle(pilot)
+        while search.value:  # back to any
+            await pilot.press("o")
+            await settle(pilot, pause=0.1)
+        await pilot.press("l")
+        await settle(pilot)
+        assert search.value == "seen>30d"
+        stale = set(logins(app))
+        assert "kim@example.com" in stale and "admin" not in stale  # seen 6 months ago / 2 minutes ago
+        await pilot.press("l", "l")
+        await settle(pilot)
+        assert search.value == "seen:never"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from rich.text import Text
 from textual import on, work
@@ -13,6 +14,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from gtool.access.browse import BrowsePage, Cursor, UserBrowser, UserRow
 from gtool.access.query import QueryError, UserQuery, never_seen, parse
@@ -104,6 +106,8 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         Binding("s", "cycle('synced')", "Synced", id="users.synced"),
         Binding("a", "cycle('admin')", "Admins", id="users.admins"),
         Binding("x", "cycle('disabled')", "Disabled", id="users.disabled"),
+        Binding("o", "cycle_origin", "Origin", show=False, id="users.origin"),
+        Binding("l", "cycle_seen", "Not seen for", show=False, id="users.seen"),
         Binding("j", "cursor_down", "Down", show=False, id="users.down"),
         Binding("k", "cursor_up", "Up", show=False, id="users.up"),
         Binding("ctrl+r", "reload", "Reload", id="users.reload"),
@@ -120,6 +124,7 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         self._debounce: Timer | None = None
         self.mark = 0  # the app's change mark when this page was read
         self.open_when_loaded = False  # Enter came while a search was in flight: open its first row
+        self.labels_seen: dict[str, None] = {}  # auth labels met on any page, for the origin key
 
     @property
     def browser(self) -> UserBrowser:
@@ -183,7 +188,31 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         self.load(Cursor())
 
     def action_cycle(self, facet: str) -> None:
-        self.query_ = self.query_.cycle(facet)
+        self.set_query(self.query_.cycle(facet))
+
+    def action_cycle_origin(self) -> None:
+        """Any → local → each auth label seen so far → any."""
+        choices: list[str | None] = [None, "local", *self.labels_seen]
+        now = self.query_.origin
+        at = next((i for i, c in enumerate(choices) if c and now and c.lower() == now.lower()), 0)
+        self.set_query(dataclasses.replace(self.query_, origin=choices[(at + 1) % len(choices)]))
+
+    def action_cycle_seen(self) -> None:
+        """Any → not seen for 30 days → for 90 days → never seen → any."""
+        steps: list[tuple[timedelta | None, bool]] = [
+            (None, False),
+            (timedelta(days=30), False),
+            (timedelta(days=90), False),
+            (None, True),
+        ]
+        now = (self.query_.seen_more_than, self.query_.never_seen)
+        at = steps.index(now) if now in steps else 0
+        more, never = steps[(at + 1) % len(steps)]
+        self.set_query(dataclasses.replace(self.query_, seen_more_than=more, never_seen=never))
+
+    def set_query(self, query: UserQuery) -> None:
+        """A key changed a facet: show it in the search box as `/` syntax, and search."""
+        self.query_ = query
         text = self.query_.render()
         search = self.query_one("#search", Input)
         with search.prevent(Input.Changed):
@@ -211,6 +240,7 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         for row in page.rows:
             key = str(row.id)
             self.rows[key] = row
+            self.labels_seen.update(dict.fromkeys(row.auth_labels))
             table.add_row(*cells(row, now), key=key)
         status = status_line(page, len(self.cursors))
         if not page.rows:
@@ -236,14 +266,12 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         row = self.rows.get(key)
         if row is None:
             return
-        from dataclasses import replace
-
-        row = replace(row, orgs=orgs)
+        row = dataclasses.replace(row, orgs=orgs)
         self.rows[key] = row
         table = self.query_one("#users", DataTable)
         try:
             table.update_cell(key, "orgs", orgs_cell(row))
-        except Exception:  # the page changed under us; the new page fills its own column
+        except CellDoesNotExist:  # the page changed under us; the new page fills its own column
             return
 
     # --- paging and navigation -------------------------------------------------------------------------
@@ -336,6 +364,14 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
             SystemCommand("Users: synced filter", cycle.format("synced", "s"), self._cycle("synced")),
             SystemCommand("Users: admins filter", cycle.format("admin", "a"), self._cycle("admin")),
             SystemCommand("Users: disabled filter", cycle.format("disabled", "x"), self._cycle("disabled")),
+            SystemCommand(
+                "Users: origin filter", "Cycle local / each auth label / any (o)", self.action_cycle_origin
+            ),
+            SystemCommand(
+                "Users: not seen for…",
+                "Cycle seen>30d / seen>90d / seen:never / any (l)",
+                self.action_cycle_seen,
+            ),
             SystemCommand("Users: next page", "The next page (])", self.action_next_page),
             SystemCommand("Users: previous page", "The previous page ([)", self.action_previous_page),
         ]
