@@ -763,7 +763,7 @@ def _write_new(path: str, text: str) -> None:
     "--output", "-o", type=click.Path(dir_okay=False), help="Write to a new file (never overwritten)."
 )
 @click.option(
-    "--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Orgs read at once."
+    "--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Requests in flight at once."
 )
 @click.option("--no-teams", is_flag=True, help="Skip teams and their external groups (faster).")
 def inventory_export(opts: Opts, table: str, output: str | None, workers: int, no_teams: bool) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -284,3 +286,126 @@ def test_search_hit_keeps_what_grafana_sent(data: dict[str, Any]) -> None:
 @pytest.mark.parametrize("value", ["²", "٣", "1e3", "--1"])
 def test_non_ascii_or_odd_numbers_fall_back(value: str) -> None:
     assert Org.from_json({"id": value, "name": "x"}).id == 0
+
+
+# --- fast paths: the same answers as the general path, for every shape -----------------------------------
+
+
+def _shown(value: datetime | None) -> str | None:
+    # isoformat, not ==: aware datetimes at the same instant are equal whatever their offsets
+    return None if value is None else value.isoformat()
+
+
+def _general_parse_time(value: object) -> datetime | None:
+    """The reading before the fast path (strip, cut the fraction to six digits, fromisoformat): the
+    reference the fast path must agree with."""
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip())
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-05-06T09:12:31Z",  # Grafana's usual shape: the fast path
+        "2025-05-06T09:12:31+02:00",  # a server not on UTC: the fast path too
+        "2025-05-06 09:12:31Z",
+        "2025-05-06",
+        "20250506T091231Z",
+        " 2025-05-06T09:12:31Z",  # the odd shapes the general path strips or cuts
+        "2025-05-06T09:12:31Z\n",
+        "\t2025-05-06T09:12:31+02:00 ",
+        "2025-05-06T09:12:31.123456789Z",
+        "2025-05-06T09:12:31.5Z",
+        "2025-05-06T09:12:31.1234567+02:00",
+        "2025-13-06T09:12:31Z",  # garbage in either shape: None
+        "2025-05-06T25:12:31Z",
+        "12345",
+        "Z",
+        "0001-01-01T00:00:00Z",
+    ],
+)
+def test_parse_time_fast_path_agrees_with_the_general_path(text: str) -> None:
+    assert _shown(parse_time(text)) == _shown(_general_parse_time(text))
+
+
+TIMES = st.builds(
+    lambda day, sep, frac, zone, pad: f"{pad[0]}{day.isoformat()}{sep}12:34:56{frac}{zone}{pad[1]}",
+    st.dates(),
+    st.sampled_from(["T", " ", "t", "_"]),
+    st.sampled_from(["", ".", ".1", ".123", ".123456", ".1234567", ".123456789"]),
+    st.sampled_from(["Z", "z", "+02:00", "-0530", "+00:00", "", "UTC"]),
+    st.tuples(st.sampled_from(["", " ", "\t", "\n"]), st.sampled_from(["", " ", "\n", "\u3000"])),
+)
+
+
+@given(TIMES | st.text(max_size=30))
+def test_parse_time_agrees_with_the_general_path_on_any_text(text: str) -> None:
+    assert _shown(parse_time(text)) == _shown(_general_parse_time(text))
+
+
+LISTING_MODELS: list[Any] = [UserSearchHit, OrgUser, Team, TeamMember]
+
+
+@given(st.dictionaries(KEYS, JSON, max_size=10))
+def test_listing_models_are_whole_objects(data: dict[str, Any]) -> None:
+    # Built without __init__ for speed: every field is set, and the object equals (and hashes like) the
+    # one __init__ makes from the same values.
+    for model in LISTING_MODELS:
+        got = model.from_json(data)
+        assert set(vars(got)) == {f.name for f in dataclasses.fields(model)}
+        same = dataclasses.replace(got)
+        assert same == got and repr(same) == repr(got)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            got.id = 1
+
+
+def test_listing_models_from_a_full_payload() -> None:
+    u = OrgUser.from_json(json.loads(E3)[1])
+    assert u == OrgUser(
+        org_id=1,
+        user_id=2,
+        login="jane",
+        role="Editor",
+        email="jane@example.com",
+        name="Jane Doe",
+        uid="ae5t1b2c3d4e5f",
+        avatar_url="/avatar/9e26471d35a78862c17e467d87cddedf",
+        last_seen_at=datetime(2025, 5, 5, 16, 40, 2, tzinfo=UTC),
+        last_seen_at_age="16 hours",
+        created=datetime(2025, 2, 1, 12, 0, tzinfo=UTC),
+        is_disabled=False,
+        auth_labels=("SAML",),
+        is_externally_synced=True,
+        is_provisioned=False,
+    )
+    assert hash(u) == hash(dataclasses.replace(u))
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("data", "want"),
+    [
+        ({"userId": _Int(7), "login": _Str("x")}, (7, "x", ())),  # subclasses take the general path
+        ({"userId": True, "login": 3.0}, (0, "3.0", ())),  # a bool is no id; a number is a string
+        ({"userId": "12", "authLabels": ["SAML"]}, (12, "", ("SAML",))),
+        ({"authLabels": ["SAML", 3, None, "LDAP"]}, (0, "", ("SAML", "LDAP"))),
+        ({"authLabels": [3]}, (0, "", ())),
+        ({"authLabels": "SAML"}, (0, "", ())),
+        ({"authLabels": None}, (0, "", ())),
+    ],
+)
+def test_readers_fall_back_for_odd_values(data: dict[str, Any], want: tuple[Any, ...]) -> None:
+    u = OrgUser.from_json(data)
+    assert (u.user_id, u.login, u.auth_labels) == want
