@@ -107,7 +107,7 @@ def make_app(tmp_path: Path) -> MakeApp:
     return make
 
 
-async def settle(pilot: Pilot[Any], pause: float = 0.3) -> None:
+async def settle(pilot: Pilot[Any], pause: float = 0.15) -> None:
     """Let debounce timers fire, then wait for every worker and the refresh after it.
 
     A failed worker is not an error here: the app's own handler shows it, and the test checks the screen.
