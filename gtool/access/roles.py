@@ -273,7 +273,9 @@ def _change(
 ) -> Plan:
     base = Plan("change-role", profile, target, before, role, warnings=notes, forced=force)
     if before == role:
-        return dataclasses.replace(base, noop=ALREADY_HAD)
+        # say so now: the operator is about to pick another role, which would be blocked
+        locked = (f"any other role is blocked: {_blocked_reason(profile)}",) if _synced(profile) else ()
+        return dataclasses.replace(base, noop=ALREADY_HAD, warnings=(*notes, *locked))
     warnings = list(notes)
     if before == "Admin" and (w := _last_admin_warning(client, profile, target)):
         warnings.append(w)

@@ -85,6 +85,13 @@ def test_role_change_to_the_same_role_sends_nothing(sandbox: Sandbox) -> None:
     assert sandbox.recorder.writes() == []
 
 
+def test_same_role_for_a_synced_user_says_any_other_role_is_blocked(sandbox: Sandbox) -> None:
+    plan = plan_role_change(sandbox.client, "ada@example.com", 1, "Admin")  # her current role
+    assert plan.noop == ALREADY_HAD and plan.calls == () and plan.blocked is None
+    assert [w for w in plan.warnings if "any other role is blocked" in w and "skip_org_role_sync" in w]
+    assert not plan_role_change(sandbox.client, "jsmith", 1, "Editor").warnings  # LDAP is not synced here
+
+
 def test_role_change_for_a_non_member_is_blocked(sandbox: Sandbox) -> None:
     plan = plan_role_change(sandbox.client, "new.hire", "Data Science", "Editor")
     assert plan.blocked and "not a member" in plan.blocked and plan.calls == ()
