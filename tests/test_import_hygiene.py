@@ -50,3 +50,17 @@ def test_saml_commands_load_no_heavy_stack(args: list[str], tmp_path: Path) -> N
     line = [ln for ln in r.stderr.splitlines() if ln.startswith("LOADED=")]
     assert line, r.stderr
     assert line[0] == "LOADED=", f"{' '.join(args)} imported {line[0][7:]}"
+
+
+def test_the_core_below_the_tui_never_loads_textual() -> None:
+    """Dependencies point one way (tui -> access -> grafana): the use cases and the client must work in a
+    script or the CLI without Textual, and must not reach back into gtool.tui."""
+    code = (
+        "import pkgutil, importlib, sys, gtool.access, gtool.grafana\n"
+        "for pkg in (gtool.access, gtool.grafana):\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
+        "        importlib.import_module(f'{pkg.__name__}.{m.name}')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual' or m.startswith('gtool.tui')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -326,3 +326,17 @@ class ServerError(HTTPStatusError):
 
 class UserOnlyEndpoint(HTTPStatusError):
     """304 "Endpoint only available for users": a service account called a user-only ``/api/user/*`` route."""
+
+
+def describe(error: BaseException) -> str:
+    """One or two lines for an operator (a TUI notification, a panel): what failed, and what to do when
+    gtool knows. Never carries a secret: the messages and hints it reads are already scrubbed."""
+    if isinstance(error, PermissionDenied):
+        missing = f" (missing permission: {error.missing_permission})" if error.missing_permission else ""
+        return f"Permission denied{missing}: {error.message}" + (f"\n{error.hint}" if error.hint else "")
+    if isinstance(error, HTTPStatusError):
+        hint = f"\n{error.hint}" if error.hint else ""
+        return f"Grafana answered {error.status_code}: {error.message}{hint}"
+    if isinstance(error, GrafanaError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

@@ -11,20 +11,9 @@ from typing import Any
 
 from textual.worker import Worker, WorkerState
 
-from gtool.grafana.errors import GrafanaError, HTTPStatusError, PermissionDenied
+from gtool.grafana.errors import describe as describe_error
 
-
-def describe_error(error: BaseException) -> str:
-    """One or two lines for a notification: what failed, and what to do when gtool knows."""
-    if isinstance(error, PermissionDenied):
-        missing = f" (missing permission: {error.missing_permission})" if error.missing_permission else ""
-        return f"Permission denied{missing}: {error.message}" + (f"\n{error.hint}" if error.hint else "")
-    if isinstance(error, HTTPStatusError):
-        hint = f"\n{error.hint}" if error.hint else ""
-        return f"Grafana answered {error.status_code}: {error.message}{hint}"
-    if isinstance(error, GrafanaError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
+__all__ = ["ReportsWorkerErrors", "describe_error"]
 
 
 class ReportsWorkerErrors:

@@ -14,12 +14,14 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
+from gtool.access.details import UserDetails
 from gtool.grafana.models import AuthToken, UserProfile
 from gtool.tui.app import GtoolApp
 from gtool.tui.screens.change_role import ChangeModal
-from gtool.tui.screens.user_detail import UserDetails, UserDetailScreen, sessions_text
+from gtool.tui.screens.user_detail import UserDetailScreen
 from gtool.tui.screens.users import UsersScreen
 from gtool.tui.widgets import header
+from gtool.tui.widgets.user_panels import sessions_text
 from tests.sandbox.conftest import RunningSandbox
 from tests.tui.conftest import MakeApp, connection, settle
 

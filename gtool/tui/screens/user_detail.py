@@ -12,9 +12,6 @@ import asyncio
 import importlib
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -27,293 +24,33 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from gtool.access.query import never_seen
-from gtool.grafana.aclient import AsyncGrafanaClient
-from gtool.grafana.capabilities import Capabilities
+from gtool.access.details import UserDetails, read_details
 from gtool.grafana.errors import GrafanaError, NotFound
-from gtool.grafana.models import AuthToken, Org, Team, UserOrg, UserProfile, find_provider
+from gtool.grafana.models import Org, UserOrg, find_provider
 from gtool.tui.app import GtoolApp
 from gtool.tui.errors import ReportsWorkerErrors, describe_error
 from gtool.tui.screens.change_role import Change, ChangeModal, session_of
 from gtool.tui.widgets.header import InstanceHeader
+from gtool.tui.widgets.user_panels import (
+    ERROR,
+    MUTED,
+    WARN,
+    Writer,
+    config_line,
+    load_saml_config,
+    locked_text,
+    profile_text,
+    sessions_text,
+    teams_text,
+)
 
 if TYPE_CHECKING:
     from gtool.saml.assertion import Attribute
-    from gtool.saml.settings import GrafanaConfig
 
 WRITES = frozenset({"change_role", "grant", "revoke", "grafana_admin", "deprovision"})
 NEEDS_ORG = frozenset({"change_role", "revoke"})
 
 DRIFT_HELP = 'SAML attributes as NAME=VALUE, e.g. groups="Grafana Editors" organization="Data Science"'
-
-
-# --- what the screen reads ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UserDetails:
-    """A user as this credential can see them; a `*_note` says what could not be read, and why."""
-
-    profile: UserProfile
-    orgs: tuple[UserOrg, ...]
-    grafana_admin: bool | None  # None: this credential cannot tell
-    synced: bool
-    last_seen: str = ""
-    created: datetime | None = None
-    orgs_note: str = ""
-    teams: tuple[Team, ...] = ()
-    teams_note: str = ""
-    sessions: tuple[AuthToken, ...] | None = None
-    sessions_note: str = ""
-    org_names: dict[int, str] = field(default_factory=dict)
-
-
-def seen_text(seen: datetime | None, age: str) -> str:
-    if never_seen(seen, datetime.now(UTC)):
-        return "never"
-    return f"{age} ago" if age else "?"
-
-
-async def read_details(
-    client: AsyncGrafanaClient, caps: Capabilities, user_id: int, login: str | None = None
-) -> UserDetails:
-    """Everything the screen shows, in as few round trips as the credential allows."""
-    if caps.can_manage_users_globally:
-        return await _read_globally(client, caps, user_id)
-    return await _read_in_org(client, caps, user_id, login)
-
-
-async def _read_globally(client: AsyncGrafanaClient, caps: Capabilities, user_id: int) -> UserDetails:
-    profile, orgs = await asyncio.gather(client.get_user(user_id), client.user_orgs(user_id))
-    seen, (teams, teams_note), (sessions, sessions_note) = await asyncio.gather(
-        _last_seen(client, profile), _teams(client, caps, user_id, orgs), _sessions(client, user_id)
-    )
-    return UserDetails(
-        profile,
-        tuple(sorted(orgs, key=lambda o: o.org_id)),
-        profile.is_grafana_admin,
-        profile.is_externally_synced,
-        last_seen=seen,
-        created=profile.created_at,
-        teams=teams,
-        teams_note=teams_note,
-        sessions=sessions,
-        sessions_note=sessions_note,
-        org_names={o.org_id: o.name for o in orgs},
-    )
-
-
-async def _last_seen(client: AsyncGrafanaClient, profile: UserProfile) -> str:
-    # /api/users/:id has no last-seen time; the search hit of the same login has (the search matches
-    # substrings, so read on until the hit with this id)
-    try:
-        async for hit in client.iter_users(profile.login):
-            if hit.id == profile.id:
-                return seen_text(hit.last_seen_at, hit.last_seen_at_age)
-    except GrafanaError:
-        pass
-    return "?"
-
-
-async def _teams(
-    client: AsyncGrafanaClient, caps: Capabilities, user_id: int, orgs: Iterable[UserOrg]
-) -> tuple[tuple[Team, ...], str]:
-    # /api/users/:id/teams answers for the org of the request only, and Grafana honours another org
-    # (X-Grafana-Org-Id) only for its members: the orgs this credential shares with the user are readable.
-    mine = {o.org_id for o in caps.orgs}
-    shared = [o.org_id for o in orgs if o.org_id in mine]
-    hidden = [o.org_id for o in orgs if o.org_id not in mine]
-    answers = await asyncio.gather(
-        *(client.user_teams(user_id, org_id=org_id) for org_id in shared), return_exceptions=True
-    )
-    teams: list[Team] = []
-    notes: list[str] = []
-    for org_id, answer in zip(shared, answers, strict=True):
-        if isinstance(answer, BaseException):
-            notes.append(f"org {org_id}: {describe_error(answer)}")
-        else:
-            teams.extend(answer)
-    if hidden:
-        notes.append(f"teams in org {', '.join(map(str, hidden))} not shown: this connection is not a member")
-    return tuple(teams), "; ".join(notes)
-
-
-async def _sessions(client: AsyncGrafanaClient, user_id: int) -> tuple[tuple[AuthToken, ...] | None, str]:
-    try:
-        return tuple(await client.user_sessions(user_id)), ""
-    except GrafanaError as exc:
-        return None, describe_error(exc)
-
-
-async def _read_in_org(
-    client: AsyncGrafanaClient, caps: Capabilities, user_id: int, login: str | None
-) -> UserDetails:
-    """Without the admin API (an org admin, a service account): the member record of the credential's org."""
-    why = caps.why_not("manage_users_globally") or ""
-    # with the login, one member search finds them; without it, the org's member list is read through
-    member = await client.find_org_user(None, user_id, login=login)
-    if member is None:
-        raise LookupError(f"user {user_id} is not a member of org {caps.org_id}, and {why}")
-    profile = UserProfile(
-        id=member.user_id,
-        login=member.login,
-        email=member.email,
-        name=member.name,
-        is_disabled=member.is_disabled,
-        is_external=member.is_external,
-        is_externally_synced=member.is_externally_synced,
-        auth_labels=member.auth_labels,
-    )
-    org_id = caps.org_id or member.org_id
-    return UserDetails(
-        profile,
-        (UserOrg(org_id, caps.org_name, member.role),),
-        None,
-        member.is_externally_synced,
-        last_seen=seen_text(member.last_seen_at, member.last_seen_at_age),
-        created=member.created,
-        orgs_note=f"only org {org_id} is visible: {why}",
-        teams_note=f"Not shown: {why}",
-        sessions_note=caps.why_not("revoke_sessions") or "",
-        org_names={org_id: caps.org_name},
-    )
-
-
-# --- how it reads on screen ---------------------------------------------------------------------------------
-
-
-def yes_no(value: bool | None) -> str:
-    return "unknown" if value is None else ("yes" if value else "no")
-
-
-WARN, ERROR, MUTED = "$text-warning bold", "$text-error", "$text-muted"  # theme variables: NO_COLOR-safe
-
-
-class Writer:
-    """Content built a piece at a time (`Content` itself is immutable)."""
-
-    def __init__(self) -> None:
-        self.parts: list[tuple[str, str]] = []
-
-    def add(self, text: str, style: str = "") -> None:
-        self.parts.append((text, style))
-
-    def content(self) -> Content:
-        content = Content.assemble(*self.parts)
-        return content[:-1] if content.plain.endswith("\n") else content
-
-
-def day(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d") if value else "—"
-
-
-def profile_text(d: UserDetails) -> Content:
-    p = d.profile
-    provider = p.auth_labels[0] if p.auth_labels else None
-    origin = "local (Grafana password)" if not provider else f"{provider} (external)"
-    sync = f"on: {provider} sets org roles at login" if d.synced else "off (managed in Grafana)"
-    admin = yes_no(d.grafana_admin)
-    if p.is_grafana_admin_externally_synced:
-        admin += f" (synced from {provider})"
-    rows = [
-        ("Login", p.login),
-        ("Name", p.name or "—"),
-        ("Email", p.email or "—"),
-        ("Origin", origin),
-        ("Role sync", sync),
-        ("Grafana Admin", admin),
-        ("Disabled", yes_no(p.is_disabled)),
-        ("Created", day(d.created)),
-        ("Updated", day(p.updated_at)),
-        ("Last seen", d.last_seen or "?"),
-    ]
-    text = Writer()
-    for i, (label, value) in enumerate(rows):
-        text.add(f"{label:<14}", style="bold")
-        style = WARN if label == "Role sync" and d.synced else ""
-        style = ERROR if label == "Disabled" and p.is_disabled else style
-        text.add(value, style=style)
-        if i < len(rows) - 1:
-            text.add("\n")
-    return text.content()
-
-
-def teams_text(d: UserDetails) -> Content:
-    text = Writer()
-    for team in d.teams:
-        org = d.org_names.get(team.org_id, "")
-        text.add(f"{team.name}", style="bold")
-        text.add(f"  org {team.org_id} {org}".rstrip() + "\n")
-    if not d.teams and not d.teams_note:
-        text.add("In no team.\n", style=MUTED)
-    if d.teams_note:
-        text.add(d.teams_note, style=MUTED)
-    return text.content()
-
-
-def sessions_text(d: UserDetails) -> Content:
-    if d.sessions is None:
-        return Content.styled(f"Not shown: {d.sessions_note}", MUTED)
-    if not d.sessions:
-        return Content.styled("No active login session.", MUTED)
-    text = Writer()
-    for s in d.sessions:
-        seen = s.seen_at.strftime("%Y-%m-%d %H:%M") if s.seen_at else "?"
-        browser = " ".join(x for x in (s.browser, s.browser_version) if x) or "unknown browser"
-        what = browser + (" on " + " ".join(x for x in (s.os, s.os_version) if x) if s.os else "")
-        text.add(f"{what} · {s.client_ip or '?'} · seen {seen}" + (" · active" if s.is_active else "") + "\n")
-    return text.content()
-
-
-def locked_text(d: UserDetails, config_line: str | None) -> Content:
-    """Why a synced user's role cannot be changed here, and where that is decided."""
-    p = d.profile
-    label = p.auth_labels[0] if p.auth_labels else None
-    provider = find_provider(label)
-    who = provider.label if provider else (label or "their login provider")
-    text = Writer()
-    text.add(f"{p.login} signs in through {who}, which sets their org roles at every login: ")
-    text.add("Grafana refuses role changes here (403)", style="bold")
-    text.add(" and a change made any other way is overwritten at the next login.\n")
-    section = provider.ini_section if provider else "auth.<provider>"
-    text.add("Key  ", style="bold")
-    text.add(f"skip_org_role_sync in [{section}]\n")
-    if config_line:
-        text.add(f"     {config_line}\n", style=MUTED)
-    text.add("Set it to true in one of:\n", style="bold")
-    text.add(f" • grafana.ini [{section}]\n     skip_org_role_sync = true\n")
-    if provider is not None:
-        from gtool.saml.settings import env_key
-
-        text.add(f" • env {env_key(section, 'skip_org_role_sync')}=true\n")
-        if provider.sso_key:
-            text.add(f" • Administration → Authentication → {provider.label}\n     → Skip org role sync\n")
-    text.add("Or change the role in the identity provider.")
-    if p.is_grafana_admin_externally_synced:
-        text.add(f"\nGrafana Admin is synced from {who} too.")
-    return text.content()
-
-
-def load_saml_config(path: Path) -> GrafanaConfig:
-    """The grafana.ini as Grafana layers it (built-in defaults, the file, ``GF_*`` of this process)."""
-    from gtool.saml import ini, settings
-
-    return settings.load([ini.read_file(str(path))], base_dir=path.parent)
-
-
-def config_line(saml_config: Path, section: str) -> str | None:
-    """What the known grafana.ini says about the key, e.g. ``grafana.ini:77 says false``."""
-    from gtool.saml.ini import IniReadError
-
-    try:
-        setting = load_saml_config(saml_config).get(section, "skip_org_role_sync")
-    except (IniReadError, OSError, ValueError):
-        return None
-    if setting is None:
-        return None
-    src = setting.source
-    where = f"{Path(src.path).name}:{src.line}" if src.kind == "file" and src.path else str(src)
-    return f"{where} says {setting.value or '(empty)'}"
 
 
 # --- the screen ---------------------------------------------------------------------------------------------
