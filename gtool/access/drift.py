@@ -103,6 +103,39 @@ def _pool(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
         return list(pool.map(fn, items))
 
 
+@dataclass(frozen=True)
+class InstanceView:
+    """What a login simulation needs from the live Grafana, whoever logs in: its orgs (to resolve org
+    names in ``org_mapping``) and its teams with external groups (team sync); None when not readable."""
+
+    orgs: list[SyncOrg]
+    teams: list[SyncTeam] | None  # None: no team sync here (OSS), or the credential may not read it
+    note: str = ""  # why teams are missing
+
+
+def read_instance(client: GrafanaClient, *, workers: int = 8) -> InstanceView:
+    """The orgs this credential sees and their teams' external groups, for `gtool saml explain`'s
+    ``--orgs``/``--teams`` taken from a running Grafana instead of JSON files."""
+    if client.capabilities().can_list_all_orgs:
+        orgs: tuple[Org, ...] = tuple(client.iter_orgs())
+    else:
+        orgs = (client.current_org(),)
+    teams = [t for org in orgs for t in client.iter_teams(org_id=org.id)]
+    sync_orgs = [SyncOrg(o.id, o.name) for o in orgs]
+    try:
+        groups = _pool(lambda t: client.team_groups(t.id, org_id=t.org_id), teams, workers)
+    except NotFound:
+        return InstanceView(sync_orgs, None, "this Grafana has no team sync (an Enterprise feature)")
+    except PermissionDenied:
+        return InstanceView(sync_orgs, None, "this credential may not read the teams' external groups")
+    view = TeamView(
+        True,
+        tuple(teams),
+        {t.id: tuple(g.group_id for g in found) for t, found in zip(teams, groups, strict=True)},
+    )
+    return InstanceView(sync_orgs, view.sync_teams())
+
+
 def read_teams(client: GrafanaClient, subject: Subject, *, workers: int = 8) -> TeamView:
     """Every team of the subject's visible orgs, its external groups, and the subject's memberships."""
     teams = [t for org in subject.orgs for t in client.iter_teams(org_id=org.id)]

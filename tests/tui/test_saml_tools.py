@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from rich.console import Console, RenderableType
 from textual import events
@@ -270,13 +271,35 @@ async def test_the_idp_certificate_verifies_the_signature_or_says_why_not(
 # --- Explain -----------------------------------------------------------------------------------------
 
 
+def live_orgs_and_teams(sandbox: RunningSandbox, tmp_path: Path) -> tuple[str, str]:
+    """The sandbox's orgs and teams (with external groups) in `gtool saml explain --orgs/--teams` JSON."""
+    auth = (sandbox.user, sandbox.password)
+    orgs = httpx.get(f"{sandbox.url}/api/orgs", auth=auth, timeout=10).json()
+    teams = []
+    for org in orgs:
+        headers = {"X-Grafana-Org-Id": str(org["id"])}
+        found = httpx.get(f"{sandbox.url}/api/teams/search", auth=auth, headers=headers, timeout=10).json()
+        for t in found["teams"]:
+            groups = httpx.get(
+                f"{sandbox.url}/api/teams/{t['id']}/groups", auth=auth, headers=headers, timeout=10
+            )
+            ids = [g["groupId"] for g in groups.json()]
+            teams.append({"id": t["id"], "name": t["name"], "orgId": org["id"], "externalGroups": ids})
+    (tmp_path / "orgs.json").write_text(json.dumps([{"id": o["id"], "name": o["name"]} for o in orgs]))
+    (tmp_path / "teams.json").write_text(json.dumps(teams))
+    return str(tmp_path / "orgs.json"), str(tmp_path / "teams.json")
+
+
 @pytest.mark.anyio
 async def test_explain_says_what_is_missing_then_shows_the_org_roles_the_cli_explains(
-    app: GtoolApp, gtool: Run, tmp_path: Path
+    app: GtoolApp, gtool: Run, tmp_path: Path, tui_sandbox: RunningSandbox
 ) -> None:
+    # the app explains with the connected Grafana's orgs and teams: give the CLI the same, as files
+    orgs_file, teams_file = live_orgs_and_teams(tui_sandbox, tmp_path)
     args = ("saml", "explain", "--config", OKTA, "--assertion", OKTA_ADMIN, "--now", NOW, "--format", "json")
-    cli = json.loads(gtool(*args, cwd=ROOT).stdout)
+    cli = json.loads(gtool(*args, "--orgs", orgs_file, "--teams", teams_file, cwd=ROOT).stdout)
     assert cli["org_roles"] == {"1": "Admin"}  # what the sample is for: a check of the comparison itself
+    assert cli["teams"], "the seed's teams sync from the sample's groups: a check of the comparison itself"
     no_saml = tmp_path / "grafana.ini"
     no_saml.write_text("[server]\nhttp_port = 3000\n")
     async with app.run_test(size=SIZE) as pilot:
@@ -298,10 +321,15 @@ async def test_explain_says_what_is_missing_then_shows_the_org_roles_the_cli_exp
         await idle(pilot)
         report = shown(screen, "#explain-body")
         for org, role in cli["org_roles"].items():
-            assert re.search(rf"^org {org}\s+{role}\s.*{OKTA}:\d+\s*$", report, re.M), report
+            assert re.search(rf"^org {org} \([^)]+\)\s+{role}\s.*{OKTA}:\d+\s*$", report, re.M), report
         admin = {True: "yes", False: "no", None: "not managed by SAML"}[cli["grafana_admin"]]
         assert re.search(rf"^Grafana Admin\s+{admin} — .*{OKTA}:75\s*$", report, re.M)
-        assert re.search(r"^Teams\s+none — team sync not computed", report, re.M)
+        for team in cli["teams"]:  # the same teams, matched on the same groups
+            groups = ", ".join(f'"{g}"' for g in team["matchedGroups"])
+            where = rf"\(id {team['id']}, org {team['orgId']}\)"
+            line = rf"^Team\s+{re.escape(team['name'])} {where} via {re.escape(groups)}"
+            assert re.search(line, report, re.M), report
+        assert "with the connected Grafana's 4 orgs and" in shown(screen, "#explain-status")
         for n, d in enumerate(cli["decisions"], 1):  # every step, with the config line it came from
             step = rf"^{n:>2}\.\s+{re.escape(d['what'])}: .*{re.escape(d['source'])}\s*$"
             assert re.search(step, report, re.M), d

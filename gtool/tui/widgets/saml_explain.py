@@ -16,12 +16,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from gtool.access.drift import InstanceView, read_instance
+from gtool.grafana.errors import GrafanaError, describe
 from gtool.saml.explain import Explanation, assertion_attributes, explain, read_config
 from gtool.saml.ini import IniReadError
 from gtool.saml.inputs import InputError, LoadedMessage
 from gtool.saml.keys import SAML
 from gtool.saml.lint import LintOptions
-from gtool.saml.mapping import ALL_ORGS, Decision, Outcome, org_key_text
+from gtool.saml.mapping import ALL_ORGS, Decision, Org, Outcome, Team, org_key_text
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,16 @@ class Explained:
     error: str | None = None
 
 
-def simulate_login(config: str, loaded: LoadedMessage, now: dt.datetime) -> Explained:
-    """`gtool saml explain --config CONFIG --assertion … --now NOW`, with its errors as one line each."""
-    opts = LintOptions(now=now)
+def simulate_login(
+    config: str,
+    loaded: LoadedMessage,
+    now: dt.datetime,
+    orgs: list[Org] | None = None,
+    teams: list[Team] | None = None,
+) -> Explained:
+    """`gtool saml explain --config CONFIG --assertion … --now NOW [--orgs] [--teams]`, with its errors as
+    one line each."""
+    opts = LintOptions(now=now, orgs=orgs, teams=teams)
     try:
         file, cfg = read_config(config, opts)
     except IniReadError as exc:
@@ -207,17 +216,32 @@ class ExplainPane(Vertical):
 
     @work(thread=True, exclusive=True, group="saml-explain", exit_on_error=False)
     def simulate(self, config: str, loaded: LoadedMessage, now: dt.datetime) -> None:
-        explained = simulate_login(config, loaded, now)
+        live, where = self.instance()
+        orgs, teams = (live.orgs, live.teams) if live is not None else (None, None)
+        explained = simulate_login(config, loaded, now, orgs, teams)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show, explained, config, loaded.source)
+            self.app.call_from_thread(self.show, explained, config, loaded.source, where)
 
-    def show(self, explained: Explained, config: str, source: str) -> None:
+    def instance(self) -> tuple[InstanceView | None, str]:
+        """The connected Grafana's orgs and teams, so org names and team sync resolve as they would there
+        (the CLI takes them as --orgs/--teams files). Runs in the worker's thread."""
+        session = getattr(self.app, "session", None)
+        if session is None or session.capabilities is None:
+            return None, "without a Grafana connection: org names and team sync are not resolved"
+        try:
+            live = read_instance(session.sync_client())
+        except GrafanaError as exc:
+            return None, f"without this Grafana's orgs and teams ({describe(exc)})"
+        teams = f"{len(live.teams)} synced teams" if live.teams is not None else f"no teams: {live.note}"
+        return live, f"with the connected Grafana's {len(live.orgs)} orgs and {teams}"
+
+    def show(self, explained: Explained, config: str, source: str, where: str = "") -> None:
         self.explained = explained
         body = self.query_one("#explain-body", Static)
         if explained.explanation is None:
             self.show_status(explained.error or "", error=True)
             body.update("")
             return
-        self.show_status(f"Simulated login of {source} under {config}")
+        self.show_status(f"Simulated login of {source} under {config}" + (f", {where}" if where else ""))
         body.update(render(explained.explanation))
         self.query_one("#explain-result", VerticalScroll).scroll_home(animate=False)
