@@ -155,7 +155,14 @@ class GtoolApp(App[None]):
         if isinstance(error, TransportError):
             self.connection_lost(str(error))
             return
-        self.push_screen(ConnectScreen(error=describe_error(error)), self._connected)
+        conn = self.session.conn if self.session is not None else None
+        again = ConnectScreen(
+            error=describe_error(error),
+            url=conn.url if conn else "",
+            user=(conn.user or "") if conn else "",
+            token=bool(conn and conn.auth_kind == "token"),
+        )
+        self.push_screen(again, self._connected)
 
     def connection_lost(self, why: str) -> None:
         self.lost = why

@@ -19,7 +19,7 @@ from gtool.sandbox.seed import load_seed
 from gtool.tui.screens.connect import ConnectScreen
 from gtool.tui.screens.users import UsersScreen
 from tests.sandbox.conftest import RunningSandbox
-from tests.tui.conftest import SEED, MakeApp, settle
+from tests.tui.conftest import SEED, MakeApp, connection, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -190,3 +190,23 @@ async def test_escape_leaves_the_app(make_app: MakeApp, config_home: Path) -> No
         await pilot.press("escape")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_a_wrong_password_from_the_environment_opens_the_form_filled_but_for_the_secret(
+    tui_sandbox: RunningSandbox, make_app: MakeApp, config_home: Path
+) -> None:
+    app = make_app(conn=connection(tui_sandbox, "alice", "not-her-password"))  # as GRAFANA_* would give
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, QUICK)
+        screen = app.screen
+        assert isinstance(screen, ConnectScreen) and app.is_running
+        assert "401" in error(app)
+        assert screen.query_one("#url", Input).value == tui_sandbox.url
+        assert screen.query_one("#user", Input).value == "alice"
+        secret = screen.query_one("#secret", Input)
+        assert secret.value == "" and secret.has_focus  # the password is never carried over
+        await pilot.press(*ALICE, "enter")
+        await settle(pilot, QUICK)
+        assert isinstance(app.screen, UsersScreen)
+        assert app.session is not None and app.session.capabilities is not None
+        assert app.session.capabilities.identity.login == "alice"

@@ -151,9 +151,19 @@ class ConnectScreen(ReportsWorkerErrors, Screen[Session | None]):
         Binding("escape", "cancel", "Quit", id="connect.cancel"),
     ]
 
-    def __init__(self, error: str | None = None, *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        error: str | None = None,
+        *,
+        url: str = "",
+        user: str = "",
+        token: bool = False,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.error = error
+        # what a failed first connection used, so the operator fixes the secret, not the whole form
+        self.prefill = (url, user, token)
         self.saved: dict[str, Profile] = {}
         self.busy = False
 
@@ -193,7 +203,13 @@ class ConnectScreen(ReportsWorkerErrors, Screen[Session | None]):
 
     def on_mount(self) -> None:
         self.show_error(self.error)
-        self.query_one("#url", Input).focus()
+        url, user, token = self.prefill
+        self.query_one("#url", Input).value = url
+        self.query_one("#user", Input).value = user
+        if token:
+            self.query_one("#auth-token", RadioButton).value = True
+        # with the URL known, the secret is what needs typing
+        self.query_one("#secret" if url else "#url", Input).focus()
         self.load_profiles()
 
     # --- saved profiles -------------------------------------------------------------------------------
