@@ -621,7 +621,7 @@ def _run_plan(
                 warn(w)
             if not plan.blocked and not plan.noop:
                 confirm(plan, client, opts)
-            actor = conn.user or ("service account token" if conn.auth_kind == "token" else None)
+            actor = conn.actor
             try:
                 result = apply(client, plan, profile=conn.profile, actor=actor)
             except OSError as exc:
@@ -1318,7 +1318,7 @@ def _run_bulk(
                 click.echo("nothing to change: nothing was sent", err=opts.fmt == "json")
                 sys.exit(EXIT_OK if clean else EXIT_REFUSED)
             _confirm_bulk(plan, opts, what)
-            actor = conn.user or ("service account token" if conn.auth_kind == "token" else None)
+            actor = conn.actor
             try:
                 report = bulk.apply_bulk(
                     client,

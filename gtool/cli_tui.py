@@ -6,18 +6,21 @@ Textual is imported only inside these commands, so every other command starts wi
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gtool.cli_access import EXIT_USAGE, Exit, Opts, _connection, _handled, die
+
+if TYPE_CHECKING:  # Textual loads only when the app runs; process handling only for the demo
+    import subprocess
+
+    from gtool.tui.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -43,10 +46,12 @@ def _has_target(opts: Opts) -> bool:
         return True  # let resolve() report the broken file with its line
 
 
-def _run_app(session: object, *, saml_config: Path | None, read_only: bool, audit: Path | None) -> None:
+def _run_app(
+    session: Session | None, *, saml_config: Path | None, read_only: bool, audit: Path | None
+) -> None:
     from gtool.tui.app import GtoolApp
 
-    app = GtoolApp(session, saml_config=saml_config, read_only=read_only, audit_path=audit)  # type: ignore[arg-type]
+    app = GtoolApp(session, saml_config=saml_config, read_only=read_only, audit_path=audit)
     app.run()
 
 
@@ -114,32 +119,41 @@ class Sandbox:
 
 
 def _read_banner(process: subprocess.Popen[str], timeout: float) -> tuple[str, str, str]:
-    """The URL and admin credentials the sandbox prints when it listens (see gtool/sandbox/server.py)."""
+    """The URL and admin credentials the sandbox prints when it listens (see gtool/sandbox/server.py).
+
+    Its banner also lists tokens: nothing of it is echoed on failure, the log (--log) says why.
+    """
+    import threading
+
     found: dict[str, str] = {}
-    lines: list[str] = []
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            lines.append(line.rstrip())
             if "listening on " in line:
                 found["url"] = line.split("listening on ", 1)[1].strip()
             if "admin credentials: " in line:
                 login, _, password = line.split("admin credentials: ", 1)[1].split()[:3]
                 found["user"], found["password"] = login, password
+            if "stop with Ctrl+C" in line:  # the banner's last line
                 return
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     reader.join(timeout)
+    if "url" in found and "password" not in found:
+        raise Exit(EXIT_USAGE, "the seed starts a Grafana Cloud sandbox", "gtool demo needs `cloud = false`")
     if "password" not in found:
-        raise Exit(1, "the demo sandbox did not start", " / ".join(lines[-3:]) or "no output")
+        raise Exit(1, "the demo sandbox did not start", "run it again with --log FILE to see why")
     return found["url"], found["user"], found["password"]
 
 
 @contextmanager
 def demo_sandbox(args: list[str], log: Path | None) -> Iterator[Sandbox]:
     """A sandbox process on a free loopback port, stopped (and waited for) however the app exits."""
+    import signal
+    import subprocess
+
     cmd = [sys.executable, "-m", "gtool", "sandbox", "--host", "127.0.0.1", "--port", "0", *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GF_")}
     with open(log or os.devnull, "ab") as err:

@@ -142,6 +142,11 @@ class Connection:
             return basic_or_api_key(self.user or "", self.secret)
         return TokenAuth(self.secret)
 
+    @property
+    def actor(self) -> str | None:
+        """Who an audit record names: the basic-auth login, or "service account token"."""
+        return self.user or ("service account token" if self.auth_kind == "token" else None)
+
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``GrafanaClient(conn.url, **conn.client_kwargs())``.
 

@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from gtool.access.query import never_seen
 from gtool.grafana.aclient import AsyncGrafanaClient
@@ -18,15 +17,6 @@ from gtool.grafana.capabilities import Capabilities
 from gtool.grafana.errors import GrafanaError
 from gtool.grafana.errors import describe as describe_error
 from gtool.grafana.models import AuthToken, Team, UserOrg, UserProfile
-
-if TYPE_CHECKING:
-    pass
-
-WRITES = frozenset({"change_role", "grant", "revoke", "grafana_admin", "deprovision"})
-NEEDS_ORG = frozenset({"change_role", "revoke"})
-
-DRIFT_HELP = 'SAML attributes as NAME=VALUE, e.g. groups="Grafana Editors" organization="Data Science"'
-
 
 # --- what the screen reads ---------------------------------------------------------------------------------
 

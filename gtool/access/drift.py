@@ -88,6 +88,7 @@ class TeamView:
     teams: tuple[Team, ...] = ()
     groups: dict[int, tuple[str, ...]] = field(default_factory=dict)  # team id -> external groups
     memberships: dict[int, Membership] = field(default_factory=dict)  # team id -> the user's membership
+    note: str = ""  # orgs whose teams could not be read (see `_readable_orgs`)
 
     def sync_teams(self) -> list[SyncTeam]:
         """The teams team sync can act on, in the simulator's terms (those with external groups)."""
@@ -120,7 +121,8 @@ def read_instance(client: GrafanaClient, *, workers: int = 8) -> InstanceView:
         orgs: tuple[Org, ...] = tuple(client.iter_orgs())
     else:
         orgs = (client.current_org(),)
-    teams = [t for org in orgs for t in client.iter_teams(org_id=org.id)]
+    readable, note = _readable_orgs(client, orgs)
+    teams = [t for org in readable for t in client.iter_teams(org_id=org.id)]
     sync_orgs = [SyncOrg(o.id, o.name) for o in orgs]
     try:
         groups = _pool(lambda t: client.team_groups(t.id, org_id=t.org_id), teams, workers)
@@ -133,32 +135,53 @@ def read_instance(client: GrafanaClient, *, workers: int = 8) -> InstanceView:
         tuple(teams),
         {t.id: tuple(g.group_id for g in found) for t, found in zip(teams, groups, strict=True)},
     )
-    return InstanceView(sync_orgs, view.sync_teams())
+    return InstanceView(sync_orgs, view.sync_teams(), note)
+
+
+def _readable_orgs(client: GrafanaClient, orgs: Sequence[Org]) -> tuple[list[Org], str]:
+    """The orgs whose teams this connection can read, and a note naming the others.
+
+    Grafana answers team routes (``X-Grafana-Org-Id``) only in orgs the signed-in user belongs to; for any
+    other org it lists no teams, without an error. A token is bound to its one org, which it can read.
+    """
+    caps = client.capabilities()
+    if caps.is_service_account:
+        return list(orgs), ""
+    member = {m.org_id for m in caps.orgs}
+    readable = [o for o in orgs if o.id in member]
+    hidden = [str(o.id) for o in orgs if o.id not in member]
+    if not hidden:
+        return readable, ""
+    return readable, f"teams of org {', '.join(hidden)} not read: this connection is not a member there"
 
 
 def read_teams(client: GrafanaClient, subject: Subject, *, workers: int = 8) -> TeamView:
     """Every team of the subject's visible orgs, its external groups, and the subject's memberships."""
-    teams = [t for org in subject.orgs for t in client.iter_teams(org_id=org.id)]
+    orgs, note = _readable_orgs(client, subject.orgs)
+    teams = [t for org in orgs for t in client.iter_teams(org_id=org.id)]
     try:
         groups = _pool(lambda t: client.team_groups(t.id, org_id=t.org_id), teams, workers)
     except NotFound:  # Grafana OSS: team sync (and its groups API) is an Enterprise feature
         return TeamView(False, tuple(teams))
     by_team = {t.id: tuple(g.group_id for g in found) for t, found in zip(teams, groups, strict=True)}
-    member_of = _member_teams(client, subject, teams)
+    member_of = _member_teams(client, subject, orgs, teams)
     rows = _pool(lambda t: _member_row(client, t, subject.user_id), member_of, workers)
     memberships = {
         t.id: Membership(t, bool(row.labels))
         for t, row in zip(member_of, rows, strict=True)
         if row is not None
     }
-    return TeamView(True, tuple(teams), by_team, memberships)
+    return TeamView(True, tuple(teams), by_team, memberships, note)
 
 
-def _member_teams(client: GrafanaClient, subject: Subject, teams: Sequence[Team]) -> list[Team]:
-    # One request per org where the credential may read a user's teams; a token may not (403), and then
-    # every team's member list is read instead.
+def _member_teams(
+    client: GrafanaClient, subject: Subject, orgs: Sequence[Org], teams: Sequence[Team]
+) -> list[Team]:
+    # One request per org of the user's where the credential may read a user's teams; a token may not
+    # (403), and then every team's member list is read instead.
+    theirs = [o for o in orgs if o.id in subject.roles]
     try:
-        ids = {t.id for org in subject.orgs for t in client.user_teams(subject.user_id, org_id=org.id)}
+        ids = {t.id for org in theirs for t in client.user_teams(subject.user_id, org_id=org.id)}
     except PermissionDenied:
         return list(teams)
     return [t for t in teams if t.id in ids]
@@ -234,7 +257,7 @@ def team_changes(outcome: Outcome, view: TeamView | None) -> TeamDiff:
             leave.append(TeamChange(team_id, team.name, team.org_id, why="team sync"))
         else:
             kept.append(TeamChange(team_id, team.name, team.org_id))
-    return TeamDiff("compared", "", tuple(join), tuple(leave), tuple(stay), tuple(kept))
+    return TeamDiff("compared", view.note, tuple(join), tuple(leave), tuple(stay), tuple(kept))
 
 
 def _orgs_removed(outcome: Outcome) -> set[int]:
@@ -260,10 +283,6 @@ class Drift:
     @property
     def login(self) -> str:
         return self.subject.login
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.record["changed"])
 
     def lines(self) -> list[str]:
         return drift_lines(self.record, {o.id: o.name for o in self.subject.orgs})
@@ -398,4 +417,5 @@ def _team_lines(teams: Mapping[str, Any], label: Callable[[str | int], str]) -> 
         *(f"  - {team(t)}: leaves ({_LEAVE_WHY[t['why']]})" for t in teams["leave"]),
         *(f"  = {team(t)}: stays (group {via(t)})" for t in teams["stay"]),
         *(f"  = {team(t)}: stays (added by hand: team sync never removes it)" for t in teams["kept"]),
+        *([f"  teams: {teams['reason']}"] if teams["reason"] else []),
     ]

@@ -77,7 +77,7 @@ class Plan:
 
     def describe(self, client: GrafanaClient) -> list[str]:
         """What ``--dry-run`` prints: the change, the calls (secrets masked), warnings, blocked/noop."""
-        lines = [f"{self.action} {self.target}: {_state(self.before)} -> {_state(self.after)}"]
+        lines = [f"{self.action} {self.target}: {state_text(self.before)} -> {state_text(self.after)}"]
         if self.blocked:
             lines.append(f"  blocked: {self.blocked}")
         elif self.noop:
@@ -87,7 +87,7 @@ class Plan:
         return lines
 
 
-def _state(value: str | bool | None) -> str:
+def state_text(value: str | bool | None) -> str:
     if value is None:
         return "not a member"
     if isinstance(value, bool):

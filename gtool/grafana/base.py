@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from gtool import __version__
 from gtool.grafana.auth import MASK, Auth, Secret, as_secret, basic_or_api_key
+from gtool.grafana.capabilities import Capabilities
 from gtool.grafana.errors import (
     BODY_LIMIT,
     AmbiguousWrite,
@@ -867,6 +868,13 @@ class BaseGrafanaClient:
                 InsecureTLSWarning,
                 stacklevel=3,  # the caller of GrafanaClient(...) / AsyncGrafanaClient(...)
             )
+
+    _capabilities: Capabilities | None = None  # set by the clients' capabilities()
+
+    def adopt_capabilities(self, caps: Capabilities) -> None:
+        """Use what another client of the same connection already detected (same URL and credential), so
+        the first `capabilities()` here costs no requests."""
+        self._capabilities = caps
 
     def __repr__(self) -> str:
         who = self.auth.describe() if self.auth else "no credential"

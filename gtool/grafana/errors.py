@@ -339,4 +339,7 @@ def describe(error: BaseException) -> str:
         return f"Grafana answered {error.status_code}: {error.message}{hint}"
     if isinstance(error, GrafanaError):
         return str(error)
+    hint = getattr(error, "hint", "")  # gtool.access.roles.NotPossible: the reason is its message
+    if hint:
+        return f"{error}\n{hint}"
     return f"{type(error).__name__}: {error}"

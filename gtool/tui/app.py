@@ -211,6 +211,14 @@ class GtoolApp(App[None]):
         yield SystemCommand("Help", "Keys of this screen (?)", self.action_help)
         yield from getattr(screen, "commands", list)()
 
+    def action_command_palette(self) -> None:
+        # The palette offers Textual's "Screenshot" (an SVG on disk) and mode switches that would leave a
+        # shown-once password behind on another screen stack: not while one is on screen.
+        if getattr(self.screen, "HOLDS_SECRET", False):
+            self.bell()
+            return
+        super().action_command_palette()
+
     def _saml(self) -> None:
         self.switch_mode("saml")
 

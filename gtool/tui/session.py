@@ -19,6 +19,14 @@ from gtool.grafana.client import GrafanaClient
 from gtool.profiles import Connection
 
 
+def session_of(app: object) -> Session:
+    """The app's connected session. Every panel and modal is shown only once the connection is up."""
+    session = getattr(app, "session", None)
+    if not isinstance(session, Session):
+        raise RuntimeError("not connected")
+    return session
+
+
 @dataclass
 class Session:
     """The TUI's connection. `capabilities` is None until `connect` has run once."""
@@ -61,6 +69,8 @@ class Session:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # already reported by the async client
                     self._sync = GrafanaClient(self.conn.url, **self.conn.client_kwargs())
+                if self.capabilities is not None:  # detected at connect: the plans need not ask again
+                    self._sync.adopt_capabilities(self.capabilities)
             return self._sync
 
     async def connect(self, *, refresh: bool = False) -> Capabilities:
@@ -74,9 +84,6 @@ class Session:
         global_search = bool(caps and caps.can_manage_users_globally) and org_id is None
         scoped = org_id if org_id is not None else (caps.org_id if caps else None)
         return UserBrowser(self.client, global_search=global_search, org_id=None if global_search else scoped)
-
-    def can_write(self) -> bool:
-        return not self.read_only
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -145,6 +145,19 @@ def test_client_detects_self_hosted_admin_once() -> None:
     assert len(fake.requests) == 6
 
 
+def test_a_second_client_of_the_connection_adopts_what_the_first_detected() -> None:
+    # the TUI detects with its async client; its sync client (for plans) must not ask Grafana again
+    fake = FakeGrafana()
+    fake.on("GET", "/api/user", resp(200, {"id": 1, "login": "admin", "orgId": 1, "isGrafanaAdmin": True}))
+    fake.on("GET", "/api/frontend/settings", resp(200, {"buildInfo": {"version": "11.5.2"}}))
+    fake.on("GET", "/api/user/orgs", resp(200, E2))
+    detected = fake.client(BasicAuth("admin", PASSWORD)).capabilities()
+    asked = len(fake.requests)
+    second = fake.client(BasicAuth("admin", PASSWORD))
+    second.adopt_capabilities(detected)
+    assert second.capabilities() is detected and len(fake.requests) == asked
+
+
 def test_client_falls_back_to_health_for_the_version() -> None:
     fake = FakeGrafana()
     fake.on("GET", "/api/user", resp(200, {"id": 1, "login": "admin", "orgId": 1, "isGrafanaAdmin": True}))

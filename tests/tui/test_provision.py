@@ -32,7 +32,7 @@ from gtool.tui.screens.provision import CreateUserModal, PasswordOnceModal
 from gtool.tui.screens.user_detail import UserDetailScreen
 from gtool.tui.screens.users import UsersScreen
 from tests.sandbox.conftest import RunningSandbox, start_sandbox
-from tests.tui.conftest import FROZEN, SEED, MakeApp, settle, token_connection
+from tests.tui.conftest import FROZEN, SEED, MakeApp, connection, settle, token_connection
 
 TOKEN = load_seed(SEED).token("gtool-ci")
 NEW_HIRE = 4  # samples/sandbox-seed.toml's fourth user: local, enabled, in no other test's way
@@ -287,6 +287,9 @@ async def test_show_once_puts_the_password_in_one_modal_and_nowhere_after(
         password = str(app.screen.query_one("#password", Static).render())
         assert len(password) >= 20 and password in screen_text(app)
         assert login_status(writes, "so.once", password) == 200
+        await pilot.press("ctrl+p")  # the palette's "Screenshot" would write the password to disk
+        await quick(pilot)
+        assert isinstance(app.screen, PasswordOnceModal)
         await pilot.press("enter")
         await quick(pilot)
 
@@ -462,3 +465,19 @@ async def test_read_only_hides_c_and_refuses_both_modals(
         await quick(pilot)
         assert isinstance(app.screen, UsersScreen)
         assert any("Read-only" in n for n in notifications(app))
+
+
+@anyio
+async def test_an_editor_who_cannot_create_users_gets_the_reason_not_a_stuck_plan(
+    writes: RunningSandbox, make_app: MakeApp
+) -> None:
+    # bob is an Editor, not a Grafana server admin nor an org admin: he can neither create nor invite
+    app = make_app(conn=connection(writes, "bob", "bob-sandbox"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_create(app, pilot)
+        await fill_self_hosted(pilot, "not.created", delivery_steps=2)
+        await pilot.press("ctrl+r")
+        await quick(pilot)
+        shown = plan_text(app)
+        assert "planning" not in shown and "not possible with this credential" in shown
+        assert app.is_running and lookup(writes, "not.created") is None

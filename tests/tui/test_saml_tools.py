@@ -374,3 +374,20 @@ def test_snapshot_explain(app: GtoolApp, snap_compare: Any) -> None:
         await idle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_a_lint_excerpt_masks_passwords_inside_urls_and_connection_strings() -> None:
+    from gtool.tui.widgets.saml_lint import mask_secrets
+
+    lines = [
+        "[database]",
+        "url = mysql://grafana:S3cret-db@db:3306/grafana",
+        "[remote_cache]",
+        "connstr = addr=127.0.0.1:6379,db=0,password=R3dis-pw,ssl=false",
+        "[auth.saml]",
+        "certificate_path = /etc/grafana/sp.crt",
+    ]
+    shown = "\n".join(mask_secrets(lines, "grafana.ini"))
+    assert "S3cret-db" not in shown and "R3dis-pw" not in shown
+    assert "mysql://grafana:<redacted>@db:3306/grafana" in shown and "ssl=false" in shown
+    assert "certificate_path = /etc/grafana/sp.crt" in shown  # where a secret is, is not a secret

@@ -204,3 +204,15 @@ async def test_origin_and_last_seen_keys_write_their_facets(
         await pilot.press("l", "l")
         await settle(pilot)
         assert search.value == "seen:never"
+
+
+async def test_a_query_that_looks_like_markup_is_shown_as_typed(
+    tui_sandbox: RunningSandbox, make_app: MakeApp
+) -> None:
+    app = make_app(tui_sandbox)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"synced:[/red]")
+        await settle(pilot)
+        error = app.screen.query_one("#query-error", Static)
+        assert app.is_running and "synced:[/red]" in str(error.render())

@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from gtool.access import audit
 from gtool.access.audit import OUTCOMES, AuditEntry, AuditLog
 from gtool.tui.errors import ReportsWorkerErrors
-from gtool.tui.screens.orgs import app_session
+from gtool.tui.session import session_of
 from gtool.tui.widgets.header import InstanceHeader
 
 MAX_ROWS = 2000
@@ -135,10 +135,10 @@ class AuditScreen(ReportsWorkerErrors, Screen[None]):
 
     @property
     def path(self) -> Path:
-        return app_session(self.app).audit_path or audit.default_path()
+        return session_of(self.app).audit_path or audit.default_path()
 
     def compose(self) -> ComposeResult:
-        session = app_session(self.app)
+        session = session_of(self.app)
         yield InstanceHeader(session.url, session.read_only)
         with Vertical(id="audit-body"):
             yield Input(
@@ -154,7 +154,7 @@ class AuditScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(InstanceHeader).show(
-            app_session(self.app).capabilities, lost=getattr(self.app, "lost", "")
+            session_of(self.app).capabilities, lost=getattr(self.app, "lost", "")
         )
         self.query_one("#audit", DataTable).focus()
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
@@ -34,14 +34,14 @@ from gtool.access.roles import (
     plan_grant,
     plan_revoke,
     plan_role_change,
+    state_text,
 )
 from gtool.grafana.base import Call
 from gtool.grafana.client import GrafanaClient
-from gtool.grafana.errors import GrafanaError
 from gtool.grafana.models import Org
 from gtool.tui.app import GtoolApp
 from gtool.tui.errors import ReportsWorkerErrors, describe_error
-from gtool.tui.session import Session
+from gtool.tui.session import session_of
 
 ROLE_CHOICES: tuple[str, ...] = ("Viewer", "Editor", "Admin", "None")
 
@@ -108,28 +108,6 @@ class Change:
         if self.action == "grant":
             return plan_grant(client, user, self.org_id, self.role)
         return plan_role_change(client, user, self.org_id, self.role)
-
-
-def session_of(app: App[Any]) -> Session:
-    """The app's connection; screens that write are only reachable once it is there."""
-    session = cast(GtoolApp, app).session
-    if session is None:
-        raise RuntimeError("not connected")
-    return session
-
-
-def actor_of(session: Session) -> str | None:
-    """Who the audit record names as the actor, as the CLI names it."""
-    conn = session.conn
-    return conn.user or ("service account token" if conn.auth_kind == "token" else None)
-
-
-def state(value: str | bool | None) -> str:
-    if value is None:
-        return "not a member"
-    if isinstance(value, bool):
-        return "Grafana Admin" if value else "not Grafana Admin"
-    return value
 
 
 def confirm_reason(plan: Plan) -> str | None:
@@ -291,11 +269,7 @@ class ChangeModal(ReportsWorkerErrors, ModalScreen[Result | None]):
             return
         self.busy = ""
         self.show_text("summary", "Cannot plan this change:", "error")
-        message = describe_error(error) if isinstance(error, GrafanaError) else str(error)
-        hint = getattr(error, "hint", "")  # NotPossible and GrafanaError carry the way out
-        if hint and hint not in message:
-            message += f"\n{hint}"
-        self.show_text("calls", message, "error")
+        self.show_text("calls", describe_error(error), "error")
         self.show_text("warnings", "Nothing was sent.", "muted")
         self.show_text("blocked", "")
 
@@ -306,9 +280,8 @@ class ChangeModal(ReportsWorkerErrors, ModalScreen[Result | None]):
         self.planned = planned
         plan = planned.plan
         where = f" in org {plan.org.id} {plan.org.name}" if plan.org else ""
-        summary = Text.assemble(
-            (plan.user.login, "bold"), where, ":  ", state(plan.before), "  →  ", (state(plan.after), "bold")
-        )
+        before, after = state_text(plan.before), state_text(plan.after)
+        summary = Text.assemble((plan.user.login, "bold"), where, ":  ", before, "  →  ", (after, "bold"))
         self.query_one("#summary", Static).update(summary)
         if plan.blocked:
             self.show_text("calls", "Nothing will be sent.", "muted")
@@ -388,7 +361,7 @@ class ChangeModal(ReportsWorkerErrors, ModalScreen[Result | None]):
         client = session.sync_client()
         try:
             result = apply(
-                client, plan, audit=session.audit_path, profile=session.profile, actor=actor_of(session)
+                client, plan, audit=session.audit_path, profile=session.profile, actor=session.conn.actor
             )
         except OSError as exc:  # the audit log: the write may have happened, say so
             message = f"cannot write the audit log ({exc.strerror or exc}); the change may have been applied"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -51,7 +51,7 @@ class ConnectForm:
     url: str
     auth: AuthKind
     user: str
-    secret: str
+    secret: str = field(repr=False)  # a crash report prints locals: never the password
     ca_bundle: str = ""
     insecure: bool = False
     read_only: bool = False

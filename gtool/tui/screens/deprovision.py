@@ -28,11 +28,12 @@ from gtool.access.provision import (
     plan_enable,
     plan_remove_from_orgs,
 )
+from gtool.access.roles import NotPossible
 from gtool.grafana.client import GrafanaClient
 from gtool.grafana.errors import GrafanaError
 from gtool.grafana.models import UserProfile
 from gtool.tui.errors import ReportsWorkerErrors, describe_error
-from gtool.tui.screens.provision import PlanLine, PlanView, actor_of, outcome_severity, plan_lines, sendable
+from gtool.tui.screens.provision import PlanLine, PlanView, outcome_severity, plan_lines, sendable
 from gtool.tui.session import Session
 
 ACTIONS: dict[str, tuple[str, Callable[[GrafanaClient, int], ProvisionPlan]]] = {
@@ -152,7 +153,7 @@ class DeprovisionModal(ReportsWorkerErrors, ModalScreen[ProvisionResult | None])
         try:
             plan = ACTIONS[action][1](client, self.user_id)
             lines = plan_lines(plan, client)
-        except GrafanaError as exc:
+        except (GrafanaError, NotPossible) as exc:
             self.app.call_from_thread(self.planned, action, None, [PlanLine("blocked", describe_error(exc))])
             return
         self.app.call_from_thread(self.planned, action, plan, lines)
@@ -237,7 +238,7 @@ class DeprovisionModal(ReportsWorkerErrors, ModalScreen[ProvisionResult | None])
                 plan,
                 audit=session.audit_path,
                 profile=session.profile,
-                actor=actor_of(session),
+                actor=session.conn.actor,
             )
         except OSError as exc:
             note = f"cannot write the audit log ({exc.strerror or exc}); the change may have been applied"

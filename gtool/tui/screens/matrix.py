@@ -26,7 +26,8 @@ from gtool.access.query import QueryError, parse
 from gtool.grafana.errors import GrafanaError
 from gtool.grafana.models import Org
 from gtool.tui.errors import ReportsWorkerErrors
-from gtool.tui.screens.orgs import app_session, own_orgs
+from gtool.tui.screens.orgs import own_orgs
+from gtool.tui.session import session_of
 from gtool.tui.widgets.header import InstanceHeader
 
 MAX_ORGS = 20
@@ -89,7 +90,7 @@ class MatrixScreen(ReportsWorkerErrors, Screen[None]):
         self.mark = 0  # the app's change mark when the cells were read
 
     def compose(self) -> ComposeResult:
-        session = app_session(self.app)
+        session = session_of(self.app)
         yield InstanceHeader(session.url, session.read_only)
         with Vertical(id="matrix-body"):
             yield Input(
@@ -103,7 +104,7 @@ class MatrixScreen(ReportsWorkerErrors, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        session = app_session(self.app)
+        session = session_of(self.app)
         self.query_one(InstanceHeader).show(session.capabilities, lost=getattr(self.app, "lost", ""))
         self.query_one("#matrix", DataTable).focus()
         self.load(self.query_text)
@@ -121,7 +122,7 @@ class MatrixScreen(ReportsWorkerErrors, Screen[None]):
             error.display = True
             return
         error.display = False
-        session = app_session(self.app)
+        session = session_of(self.app)
         caps = session.capabilities
         assert caps is not None
         status = self.query_one("#matrix-status", Static)
@@ -152,7 +153,7 @@ class MatrixScreen(ReportsWorkerErrors, Screen[None]):
 
     async def from_member_lists(self) -> None:
         """Cells from each org's member list: what a credential without /api/users/:id/orgs can read."""
-        client = app_session(self.app).client
+        client = session_of(self.app).client
         wanted = {u.id for u in self.users}
         for org in self.orgs:
             with contextlib.suppress(GrafanaError):  # that org's column stays "?"
@@ -201,12 +202,12 @@ class MatrixScreen(ReportsWorkerErrors, Screen[None]):
         changed = self.app.changed_since(self.mark)
         self.mark = self.app.change_mark
         stale = [u for u in self.users if u.id in changed]
-        if stale and app_session(self.app).browser().global_search:
+        if stale and session_of(self.app).browser().global_search:
             self.refresh_users(stale)
 
     @work(exclusive=True, group="matrix-rows", exit_on_error=False)
     async def refresh_users(self, users: list[UserRow]) -> None:
-        found = await app_session(self.app).browser().orgs_of(users)
+        found = await session_of(self.app).browser().orgs_of(users)
         table = self.query_one("#matrix", DataTable)
         for user_id, memberships in found.items():
             self.matrix.roles = {k: v for k, v in self.matrix.roles.items() if k[0] != user_id}

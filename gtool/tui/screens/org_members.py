@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rich.style import Style
 from rich.text import Text
@@ -18,8 +18,8 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Input, Static
 
 from gtool.access.browse import BrowsePage, UserBrowser, UserRow
-from gtool.tui.screens.orgs import app_session
-from gtool.tui.screens.users import UsersScreen, seen_cell, status_line
+from gtool.tui.screens.users import UsersScreen, seen_cell
+from gtool.tui.session import session_of
 from gtool.tui.widgets.header import InstanceHeader
 
 COLUMNS = (
@@ -71,11 +71,11 @@ class OrgMembersScreen(UsersScreen):
     @property
     def browser(self) -> UserBrowser:
         if self._browser is None:
-            self._browser = app_session(self.app).browser(self.org_id)
+            self._browser = session_of(self.app).browser(self.org_id)
         return self._browser
 
     def compose(self) -> ComposeResult:
-        session = app_session(self.app)
+        session = session_of(self.app)
         yield InstanceHeader(session.url, session.read_only)
         with Vertical(id="users-body"):
             yield Static(Text.assemble((self.org_title, "bold"), " · members"), id="members-title")
@@ -98,24 +98,18 @@ class OrgMembersScreen(UsersScreen):
         if action in NOT_HERE:
             return False
         # read-only: the write is not offered at all
-        return not (action == "change_role" and app_session(self.app).read_only)
+        return not (action == "change_role" and session_of(self.app).read_only)
 
-    def show_page(self, page: BrowsePage) -> None:
-        """The users screen's page handling with this org's columns (role instead of orgs and admin)."""
-        page = replace(page, scope=f"members of {self.org_title}")
-        self.page = page
-        table = self.query_one("#users", DataTable)
-        table.clear()
-        now = datetime.now(UTC)
+    NOUN = "member"
+
+    def page_scope(self, page: BrowsePage) -> BrowsePage:
+        return replace(page, scope=f"members of {self.org_title}")
+
+    def row_cells(self, row: UserRow, now: datetime) -> tuple[str | Text, ...]:
+        """This org's columns: role instead of orgs and Grafana Admin."""
         synced = self.get_component_rich_style("members--synced", partial=True)
         disabled = self.get_component_rich_style("members--disabled", partial=True)
-        self.rows = {str(row.id): row for row in page.rows}
-        for key, row in self.rows.items():
-            table.add_row(*member_cells(row, now, synced, disabled), key=key)
-        status = status_line(page, len(self.cursors))
-        if not page.rows:
-            status += " · no member matches" + (" (try fewer filters)" if page.filtered else "")
-        self.query_one("#status", Static).update(status)
+        return member_cells(row, now, synced, disabled)
 
     def action_focus_table(self) -> None:
         """Esc: from the search box back to the table; from the table back to the orgs."""
@@ -129,7 +123,7 @@ class OrgMembersScreen(UsersScreen):
         row = self.selected()
         if row is None:
             return
-        if app_session(self.app).read_only:  # the key is hidden; the palette may still reach here
+        if session_of(self.app).read_only:  # the key is hidden; the palette may still reach here
             self.notify("Read-only session: roles cannot be changed.", severity="warning")
             return
         from gtool.tui.screens.change_role import Change, ChangeModal

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
@@ -25,12 +24,8 @@ from gtool.grafana.capabilities import Capabilities
 from gtool.grafana.errors import GrafanaError
 from gtool.grafana.models import Org
 from gtool.tui.errors import ReportsWorkerErrors
+from gtool.tui.session import Session, session_of
 from gtool.tui.widgets.header import InstanceHeader
-
-if TYPE_CHECKING:
-    from textual.app import App
-
-    from gtool.tui.session import Session
 
 COUNT_CONCURRENCY = 8
 """Member counts asked at once: enough to fill a screen quickly without a burst on a big instance."""
@@ -39,13 +34,6 @@ MAX_ROWS = 1000
 """Rows in the table at most (DataTable paint grows with every cell); the filter narrows the rest."""
 
 COLUMNS = (("id", "ID", 6), ("name", "Name", 40), ("members", "Members", 8))
-
-
-def app_session(app: App[object]) -> Session:
-    """The app's connected session (every panel is shown only once the connection is up)."""
-    session = cast("Session | None", getattr(app, "session", None))
-    assert session is not None, "panels are shown only after the connection is made"
-    return session
 
 
 def own_orgs(caps: Capabilities) -> list[Org]:
@@ -94,7 +82,7 @@ class OrgsScreen(ReportsWorkerErrors, Screen[None]):
 
     @property
     def session(self) -> Session:
-        return app_session(self.app)
+        return session_of(self.app)
 
     def compose(self) -> ComposeResult:
         yield InstanceHeader(self.session.url, self.session.read_only)

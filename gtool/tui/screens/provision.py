@@ -31,8 +31,8 @@ from gtool.access.provision import (
     apply_provision,
     plan_create_user,
 )
+from gtool.access.roles import NotPossible, plan_role_change
 from gtool.access.roles import apply as apply_role
-from gtool.access.roles import plan_role_change
 from gtool.grafana.auth import Secret
 from gtool.grafana.capabilities import Capabilities
 from gtool.grafana.client import GrafanaClient
@@ -55,12 +55,6 @@ TARGET_HINTS = {
 def invite_mode(caps: Capabilities) -> bool:
     """Invite rather than create: Grafana Cloud, or a credential that may invite but not create users."""
     return caps.is_cloud or (caps.can_invite_users and not caps.can_create_users)
-
-
-def actor_of(session: Session) -> str | None:
-    """Who the audit record names (the CLI's rule: the login, or "service account token")."""
-    conn = session.conn
-    return conn.user or ("service account token" if conn.auth_kind == "token" else None)
 
 
 def outcome_severity(outcome: str) -> SeverityLevel:
@@ -146,6 +140,7 @@ class PasswordOnceModal(ModalScreen[None]):
     """The generated password, shown once. Dismissing it clears it: it is nowhere else on screen."""
 
     CSS_PATH = "provision.tcss"
+    HOLDS_SECRET = True  # the app keeps the command palette (Screenshot, mode switches) away from it
 
     BINDINGS = [
         Binding("enter", "done", "I have it", id="password.done"),
@@ -410,7 +405,7 @@ class CreateUserModal(ReportsWorkerErrors, ModalScreen[ProvisionResult | None]):
                 org_id=form.org_id,
                 cloud=self.inviting,
             )
-        except GrafanaError as exc:
+        except (GrafanaError, NotPossible) as exc:
             self.app.call_from_thread(self.show_lines, [PlanLine("blocked", describe_error(exc))])
             return
         lines = plan_lines(plan, client)
@@ -478,7 +473,7 @@ class CreateUserModal(ReportsWorkerErrors, ModalScreen[ProvisionResult | None]):
         session, client = self.session, self.session.sync_client()
         try:
             result = apply_provision(
-                client, plan, audit=session.audit_path, profile=session.profile, actor=actor_of(session)
+                client, plan, audit=session.audit_path, profile=session.profile, actor=session.conn.actor
             )
         except OSError as exc:
             note = f"cannot write the audit log ({exc.strerror or exc}); the user may have been created"
@@ -503,7 +498,7 @@ class CreateUserModal(ReportsWorkerErrors, ModalScreen[ProvisionResult | None]):
             if role_plan.noop or role_plan.blocked:
                 return user_id, ""
             done = apply_role(
-                client, role_plan, audit=session.audit_path, profile=session.profile, actor=actor_of(session)
+                client, role_plan, audit=session.audit_path, profile=session.profile, actor=session.conn.actor
             )
         except (GrafanaError, ValueError, OSError) as exc:
             return user_id, f"; the role in org {form.org_id} was not set: {exc}"

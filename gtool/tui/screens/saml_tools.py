@@ -24,8 +24,6 @@ from gtool.tui.widgets.saml_explain import ExplainPane
 from gtool.tui.widgets.saml_inspect import InspectPane
 from gtool.tui.widgets.saml_lint import LintPane
 
-TABS = ("lint", "inspect", "explain")
-
 
 class SamlToolsScreen(ReportsWorkerErrors, Screen[None]):
     """Lint (l), Inspect (i) and Explain (e) tabs; Enter runs or opens, Esc goes back."""

@@ -9,7 +9,6 @@ comes from Grafana, never from what was sent.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import shlex
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
@@ -29,7 +28,8 @@ from gtool.grafana.errors import GrafanaError, NotFound
 from gtool.grafana.models import Org, UserOrg, find_provider
 from gtool.tui.app import GtoolApp
 from gtool.tui.errors import ReportsWorkerErrors, describe_error
-from gtool.tui.screens.change_role import Change, ChangeModal, session_of
+from gtool.tui.screens.change_role import Change, ChangeModal
+from gtool.tui.session import session_of
 from gtool.tui.widgets.header import InstanceHeader
 from gtool.tui.widgets.user_panels import (
     ERROR,
@@ -286,12 +286,9 @@ class UserDetailScreen(ReportsWorkerErrors, Screen[None]):
     def action_deprovision(self) -> None:
         if self.refused() or self.ready() is None:
             return
-        try:  # written separately; until it lands the key says so instead of failing
-            module = importlib.import_module("gtool.tui.screens.deprovision")
-        except ImportError:
-            self.notify("Deprovisioning is not available in this version.", severity="warning")
-            return
-        self.app.push_screen(module.DeprovisionModal(self.user_id))
+        from gtool.tui.screens.deprovision import DeprovisionModal
+
+        self.app.push_screen(DeprovisionModal(self.user_id))
 
     def action_back(self) -> None:
         drift_input = self.query_one("#drift-input", Input)

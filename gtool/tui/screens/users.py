@@ -43,7 +43,7 @@ COLUMNS = (
 HELP = "filters: synced:yes admin:yes disabled:yes origin:SAML seen>90d seen:never role:Editor"
 
 
-def yes_no(value: bool | None) -> str:
+def flag_cell(value: bool | None) -> str:
     return "?" if value is None else ("yes" if value else "")
 
 
@@ -61,14 +61,14 @@ def seen_cell(row: UserRow, now: datetime) -> str:
 
 
 def cells(row: UserRow, now: datetime) -> tuple[str | Text, ...]:
-    synced = Text("synced", style="bold yellow") if row.synced else yes_no(row.synced)
+    synced = Text("synced", style="bold yellow") if row.synced else flag_cell(row.synced)
     disabled = Text("disabled", style="red") if row.is_disabled else ""
     return (
         row.login,
         orgs_cell(row),
         ", ".join(row.auth_labels) or "local",
         synced,
-        yes_no(row.is_admin),
+        flag_cell(row.is_admin),
         disabled,
         seen_cell(row, now),
         row.name,
@@ -177,7 +177,7 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         try:
             query = parse(text)
         except QueryError as exc:
-            error.update(f"[red]{exc}[/red]")
+            error.update(Text(str(exc), style="red"))  # the message quotes what was typed: never markup
             error.display = True
             return
         error.display = False
@@ -231,7 +231,17 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
         self.show_page(page)
         self.fill_orgs(page.rows)
 
+    NOUN = "user"  # "no user matches"; the members screen says "member"
+
+    def row_cells(self, row: UserRow, now: datetime) -> tuple[str | Text, ...]:
+        """One table row; the members screen shows its own columns."""
+        return cells(row, now)
+
+    def page_scope(self, page: BrowsePage) -> BrowsePage:
+        return page
+
     def show_page(self, page: BrowsePage) -> None:
+        page = self.page_scope(page)
         self.page = page
         table = self.query_one("#users", DataTable)
         table.clear()
@@ -241,10 +251,10 @@ class UsersScreen(ReportsWorkerErrors, Screen[None]):
             key = str(row.id)
             self.rows[key] = row
             self.labels_seen.update(dict.fromkeys(row.auth_labels))
-            table.add_row(*cells(row, now), key=key)
+            table.add_row(*self.row_cells(row, now), key=key)
         status = status_line(page, len(self.cursors))
         if not page.rows:
-            status += " · no user matches" + (" (try fewer filters)" if page.filtered else "")
+            status += f" · no {self.NOUN} matches" + (" (try fewer filters)" if page.filtered else "")
         self.query_one("#status", Static).update(status)
         if self.open_when_loaded:
             self.open_when_loaded = False

@@ -180,8 +180,8 @@ class ExplainPane(Vertical):
 
     def __init__(self, clock: Callable[[], dt.datetime], *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._instance: tuple[InstanceView | None, str] | None = None
         self.clock = clock
-        self.explained: Explained | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="explain-status", classes="status")
@@ -224,7 +224,13 @@ class ExplainPane(Vertical):
 
     def instance(self) -> tuple[InstanceView | None, str]:
         """The connected Grafana's orgs and teams, so org names and team sync resolve as they would there
-        (the CLI takes them as --orgs/--teams files). Runs in the worker's thread."""
+        (the CLI takes them as --orgs/--teams files). Runs in the worker's thread; read once per pane, as
+        every org's teams and each team's groups are one request each."""
+        if self._instance is None:
+            self._instance = self._read_instance()
+        return self._instance
+
+    def _read_instance(self) -> tuple[InstanceView | None, str]:
         session = getattr(self.app, "session", None)
         if session is None or session.capabilities is None:
             return None, "without a Grafana connection: org names and team sync are not resolved"
@@ -232,11 +238,12 @@ class ExplainPane(Vertical):
             live = read_instance(session.sync_client())
         except GrafanaError as exc:
             return None, f"without this Grafana's orgs and teams ({describe(exc)})"
-        teams = f"{len(live.teams)} synced teams" if live.teams is not None else f"no teams: {live.note}"
+        teams = f"{len(live.teams)} synced teams" if live.teams is not None else "no teams"
+        if live.note:
+            teams += f" ({live.note})"
         return live, f"with the connected Grafana's {len(live.orgs)} orgs and {teams}"
 
     def show(self, explained: Explained, config: str, source: str, where: str = "") -> None:
-        self.explained = explained
         body = self.query_one("#explain-body", Static)
         if explained.explanation is None:
             self.show_status(explained.error or "", error=True)

@@ -4,6 +4,7 @@ the lines around it, the hint and the rule's documentation (as `gtool saml rules
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,17 +87,31 @@ def is_secret(key: str) -> bool:
     return name in SECRET_VALUE_KEYS or any(word in name for word in SECRET_WORDS)
 
 
+# A secret inside a value that is not itself secret: the password of a URL ([database] url =
+# mysql://grafana:PW@db/grafana) and a key=value list ([remote_cache] connstr = addr=…,password=PW).
+_URL_PASSWORD = re.compile(r"(://[^/@\s:]+:)[^@\s]+@")
+_PAIR_SECRET = re.compile(r"(?i)\b((?:password|passwd|pwd|secret|token)=)[^,;&\s]+")
+
+
+def _mask_embedded(text: str) -> str:
+    return _PAIR_SECRET.sub(r"\1<redacted>", _URL_PASSWORD.sub(r"\1<redacted>@", text))
+
+
 def mask_secrets(lines: list[str], path: str) -> list[str]:
     """The lines with every secret value replaced, as `gtool saml config` shows them: an excerpt may land on
-    `client_secret`, `private_key` or `[security] admin_password` next to a finding."""
+    `client_secret`, `private_key` or `[security] admin_password` next to a finding, or on the password
+    inside a `[database] url` or a `[remote_cache] connstr`."""
     parsed = ini.parse_text("\n".join(lines), path)
     out = list(lines)
     for section in parsed.sections.values():
         for key in section.occurrences:
-            if not is_secret(key.name) or not key.raw.strip():
+            if not key.raw.strip():
                 continue
-            first = key.line - 1
-            out[first] = out[first][: key.value_column - 1] + f"<redacted, {len(key.value)} characters>"
+            first, at = key.line - 1, key.value_column - 1
+            if not is_secret(key.name):
+                out[first] = out[first][:at] + _mask_embedded(out[first][at:])
+                continue
+            out[first] = out[first][:at] + f"<redacted, {len(key.value)} characters>"
             for n in range(key.line, min(key.end_line, len(out))):  # the rest of a multi-line value
                 out[n] = "<redacted>"
     return out

@@ -16,11 +16,6 @@ from gtool.grafana.models import find_provider
 if TYPE_CHECKING:
     from gtool.saml.settings import GrafanaConfig
 
-WRITES = frozenset({"change_role", "grant", "revoke", "grafana_admin", "deprovision"})
-NEEDS_ORG = frozenset({"change_role", "revoke"})
-
-DRIFT_HELP = 'SAML attributes as NAME=VALUE, e.g. groups="Grafana Editors" organization="Data Science"'
-
 
 # --- how it reads on screen ---------------------------------------------------------------------------------
 
